@@ -1,0 +1,59 @@
+/**
+ * Resolves the runtime's settings: explicit options win, then the environment, then defaults.
+ * Defaults are merged with `??` so `0` and `''` given on purpose survive.
+ */
+import { DynamoError, ErrorCode } from '../errors.ts';
+import type { LogLevel } from '../logging/logger.ts';
+import { validateBuckets } from '../metrics/buckets.ts';
+import { DEFAULT_DURATION_BUCKETS } from '../metrics/names.ts';
+import { DEFAULT_NATS_SERVER, DEFAULT_SYSTEM_HOST, DEFAULT_SYSTEM_PORT, readEnvConfig, type Env } from './env.ts';
+
+export interface SystemServerOptions {
+  /** Start the system status server. Default: `DYN_SYSTEM_ENABLED`, else `false`. */
+  enabled?: boolean;
+  /** Port; `0` picks a free one. Default: `DYN_SYSTEM_PORT`, else 8000. */
+  port?: number;
+  /** Address to bind. Default: `DYN_SYSTEM_HOST`, else `0.0.0.0`. */
+  host?: string;
+}
+
+export interface ResolvedConfig {
+  systemEnabled: boolean;
+  systemPort: number;
+  systemHost: string;
+  logLevel: LogLevel;
+  natsServers: string[];
+  durationBuckets: readonly number[];
+  serviceName: string;
+}
+
+export interface ConfigInput {
+  env: Env;
+  system?: SystemServerOptions | undefined;
+  logLevel?: LogLevel | undefined;
+  durationBuckets?: readonly number[] | undefined;
+  serviceName?: string | undefined;
+}
+
+export function resolveConfig(input: ConfigInput): ResolvedConfig {
+  const fromEnv = readEnvConfig(input.env);
+  const port = input.system?.port ?? fromEnv.systemPort ?? DEFAULT_SYSTEM_PORT;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new DynamoError(ErrorCode.InvalidOption, `system.port ${String(port)} is not valid: expected a whole number from 0 to 65535`);
+  }
+  const buckets = input.durationBuckets === undefined ? fromEnv.durationBuckets ?? DEFAULT_DURATION_BUCKETS : validateBuckets(input.durationBuckets, 'durationBuckets');
+  const serviceName = input.serviceName ?? nonEmpty(input.env['OTEL_SERVICE_NAME']) ?? 'dynamo';
+  return {
+    systemEnabled: input.system?.enabled ?? fromEnv.systemEnabled ?? false,
+    systemPort: port,
+    systemHost: input.system?.host ?? fromEnv.systemHost ?? DEFAULT_SYSTEM_HOST,
+    logLevel: input.logLevel ?? fromEnv.logLevel ?? 'warn',
+    natsServers: fromEnv.natsServers ?? [DEFAULT_NATS_SERVER],
+    durationBuckets: Object.freeze([...buckets]),
+    serviceName,
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}

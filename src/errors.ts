@@ -1,0 +1,40 @@
+/**
+ * Every error this package throws on purpose is a `DynamoError` with a stable `code`.
+ * Codes are part of the public contract: they are listed in docs/errors.md and a test
+ * keeps that page and this table in step.
+ */
+export const ErrorCode = {
+  /** A namespace, component or endpoint name is empty, too long or has a bad character. */
+  InvalidName: 'DYN_ERR_INVALID_NAME',
+  /** A custom metric name is not a valid Prometheus/OpenTelemetry name. */
+  InvalidMetricName: 'DYN_ERR_INVALID_METRIC_NAME',
+  /** A label name is malformed or reserved (`dynamo_*`, `error_type`, `le`). */
+  InvalidLabel: 'DYN_ERR_INVALID_LABEL',
+  /** A metric of this name already exists with another type, label set, unit or help text. */
+  MetricConflict: 'DYN_ERR_METRIC_CONFLICT',
+  /** Histogram bucket boundaries are not finite, increasing numbers. */
+  InvalidBuckets: 'DYN_ERR_INVALID_BUCKETS',
+  /** An environment variable has a value that cannot be understood. */
+  InvalidEnv: 'DYN_ERR_INVALID_ENV',
+  /** An options object passed to the API has a value that cannot be used. */
+  InvalidOption: 'DYN_ERR_INVALID_OPTION',
+  /** The system status server could not bind its port. */
+  PortInUse: 'DYN_ERR_PORT_IN_USE',
+  /** The system status server failed to start for another reason. */
+  SystemServer: 'DYN_ERR_SYSTEM_SERVER',
+  /** The runtime was used after `shutdown()`. */
+  RuntimeClosed: 'DYN_ERR_RUNTIME_CLOSED',
+  /** An endpoint of this path already exists with different options. */
+  EndpointConflict: 'DYN_ERR_ENDPOINT_CONFLICT',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class DynamoError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DynamoError';
+    this.code = code;
+  }
+}

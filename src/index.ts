@@ -1,0 +1,37 @@
+export { DistributedRuntime } from './runtime/distributed-runtime.ts';
+export type { DistributedRuntimeOptions } from './runtime/distributed-runtime.ts';
+export { Namespace } from './runtime/namespace.ts';
+export { Component } from './runtime/component.ts';
+export { Endpoint } from './runtime/endpoint.ts';
+export type { EndpointOptions } from './runtime/endpoint.ts';
+export type { SystemServerOptions } from './config/runtime-config.ts';
+
+export { EndpointRecorder } from './metrics/endpoint-recorder.ts';
+export { EndpointMetricsProducer } from './metrics/endpoint-producer.ts';
+export { PrometheusReader } from './metrics/prometheus-reader.ts';
+export type { PrometheusReaderOptions } from './metrics/prometheus-reader.ts';
+export { serializeResourceMetrics } from './metrics/prometheus-serializer.ts';
+export type { PrometheusSerializerOptions } from './metrics/prometheus-serializer.ts';
+export { MetricKind } from './metrics/custom-metrics.ts';
+export type {
+  Counter,
+  Gauge,
+  Histogram,
+  HistogramOptions,
+  Labels,
+  MetricOptions,
+  Observable,
+  ObservableCallback,
+  ObservableResult,
+  UpDownCounter,
+} from './metrics/custom-metrics.ts';
+export { DEFAULT_DURATION_BUCKETS, ERROR_TYPES, EndpointMetric, ErrorType, UptimeMetric } from './metrics/names.ts';
+
+export { HealthStatus, NatsState } from './system/health.ts';
+export type { HealthReport } from './system/health.ts';
+export { PROMETHEUS_CONTENT_TYPE } from './system/status-server.ts';
+
+export { DynamoError, ErrorCode } from './errors.ts';
+export { LogLevel } from './logging/logger.ts';
+export type { Logger, LogFields, LogSink } from './logging/logger.ts';
+export { VERSION } from './version.ts';

@@ -1,0 +1,102 @@
+/**
+ * The hot path. One `EndpointRecorder` per endpoint holds its automatic metrics as plain numbers;
+ * recording a request is a handful of additions and one short bucket scan — no attribute hashing,
+ * no map lookup, no allocation. OpenTelemetry reads these numbers at collection time through
+ * `EndpointMetricsProducer` (a standard SDK `MetricProducer`), so the data still leaves as
+ * ordinary OTel metric data to every reader: Prometheus pull and OTLP push alike.
+ */
+import type { Attributes, HrTime } from '@opentelemetry/api';
+import { hrTime } from '@opentelemetry/core';
+import type { Logger } from '../logging/logger.ts';
+import { ERROR_TYPES, ErrorType, Label } from './names.ts';
+
+const ERROR_INDEX: Readonly<Record<ErrorType, number>> = Object.freeze(
+  Object.fromEntries(ERROR_TYPES.map((t, i) => [t, i])) as Record<ErrorType, number>,
+);
+
+const now = (): number => performance.now();
+
+export class EndpointRecorder {
+  /** `dynamo_namespace`, `dynamo_component`, `dynamo_endpoint` and the user's constant labels. */
+  readonly attributes: Attributes;
+  /** One frozen attribute set per `error_type`, in `ERROR_TYPES` order. */
+  readonly errorAttributes: readonly Attributes[];
+  readonly bounds: Float64Array;
+  /** Non-cumulative, `bounds.length + 1` buckets, the last one is +Inf. */
+  readonly bucketCounts: Float64Array;
+  readonly errors: Float64Array = new Float64Array(ERROR_TYPES.length);
+  requests = 0;
+  requestBytes = 0;
+  responseBytes = 0;
+  inflight = 0;
+  durationSum = 0;
+  durationCount = 0;
+  durationMin = Infinity;
+  durationMax = -Infinity;
+  /** Start of the cumulative series, set when the endpoint starts serving. */
+  startTime: HrTime = hrTime();
+  private readonly logger: Logger;
+
+  constructor(attributes: Attributes, buckets: readonly number[], logger: Logger) {
+    this.attributes = Object.freeze({ ...attributes });
+    this.errorAttributes = Object.freeze(
+      ERROR_TYPES.map((type) => Object.freeze({ ...attributes, [Label.ErrorType]: type })),
+    );
+    this.bounds = Float64Array.from(buckets);
+    this.bucketCounts = new Float64Array(buckets.length + 1);
+    this.logger = logger;
+  }
+
+  /** A request was taken off the wire. Returns the start mark to hand back to `requestEnded`. */
+  requestStarted(requestBytes: number): number {
+    this.requests++;
+    this.requestBytes += requestBytes;
+    this.inflight++;
+    return now();
+  }
+
+  /** A response message (data or end-of-stream) of `bytes` payload bytes was published. */
+  responsePublished(bytes: number): void {
+    this.responseBytes += bytes;
+  }
+
+  error(type: ErrorType): void {
+    const index = ERROR_INDEX[type];
+    if (index === undefined) {
+      this.logger.once(`error-type:${String(type)}`, 'warn', 'unknown error_type dropped', { error_type: String(type) });
+      return;
+    }
+    this.errors[index]!++;
+  }
+
+  /**
+   * The request is over (last response or error published). The caller calls this exactly once
+   * per `requestStarted`; the guard keeps in-flight from going negative if that is ever broken.
+   */
+  requestEnded(startMark: number): void {
+    if (this.inflight <= 0) {
+      this.logger.once('inflight-underflow', 'warn', 'requestEnded called more often than requestStarted; ignored');
+      return;
+    }
+    this.inflight--;
+    this.observeDuration((now() - startMark) / 1000);
+  }
+
+  /** Records one duration in seconds into the histogram. */
+  observeDuration(seconds: number): void {
+    if (!(seconds >= 0)) seconds = 0; // NaN or a clock step backwards: count it, in the first bucket
+    const bounds = this.bounds;
+    const n = bounds.length;
+    let i = 0;
+    while (i < n && seconds > bounds[i]!) i++;
+    this.bucketCounts[i]!++;
+    this.durationSum += seconds;
+    this.durationCount++;
+    if (seconds < this.durationMin) this.durationMin = seconds;
+    if (seconds > this.durationMax) this.durationMax = seconds;
+  }
+
+  errorCount(type: ErrorType): number {
+    return this.errors[ERROR_INDEX[type]] ?? 0;
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The automatic endpoint metrics: names, help texts and units exactly as the seed's exposition
+ * shows them. The OpenTelemetry instrument name *is* the Prometheus name, so the same string is
+ * queried on /metrics, behind a Collector's Prometheus exporter and in OTLP.
+ */
+export const METRIC_PREFIX = 'dynamo_component_';
+
+export interface MetricSpec {
+  readonly name: string;
+  readonly help: string;
+  readonly unit: string;
+}
+
+export const EndpointMetric = {
+  requests: {
+    name: 'dynamo_component_requests_total',
+    help: 'Total number of requests processed by component endpoint',
+    unit: '',
+  },
+  requestBytes: {
+    name: 'dynamo_component_request_bytes_total',
+    help: 'Total number of bytes received in requests by component endpoint',
+    unit: 'By',
+  },
+  responseBytes: {
+    name: 'dynamo_component_response_bytes_total',
+    help: 'Total number of bytes sent in responses by component endpoint',
+    unit: 'By',
+  },
+  errors: {
+    name: 'dynamo_component_errors_total',
+    help: 'Total number of errors encountered by component endpoint',
+    unit: '',
+  },
+  duration: {
+    name: 'dynamo_component_request_duration_seconds',
+    help: 'Time spent processing requests by component endpoint',
+    unit: 's',
+  },
+  inflight: {
+    name: 'dynamo_component_inflight_requests',
+    help: 'Number of requests currently being processed by component endpoint',
+    unit: '',
+  },
+} as const satisfies Record<string, MetricSpec>;
+
+export const UptimeMetric = {
+  name: 'uptime_seconds',
+  help: 'Total uptime of the DistributedRuntime in seconds',
+  unit: 's',
+} as const satisfies MetricSpec;
+
+/** The label the uptime gauge carries, as in the seed. */
+export const UPTIME_NAMESPACE = 'system_status_server';
+
+export const Label = {
+  Namespace: 'dynamo_namespace',
+  Component: 'dynamo_component',
+  Endpoint: 'dynamo_endpoint',
+  ErrorType: 'error_type',
+} as const;
+
+/** Label names a user may not attach: they would shadow the hierarchy or break histograms. */
+export const RESERVED_LABELS: ReadonlySet<string> = new Set([
+  Label.Namespace,
+  Label.Component,
+  Label.Endpoint,
+  Label.ErrorType,
+  'le',
+  'quantile',
+]);
+
+/** When each is counted is spelled out in docs/metrics.md. */
+export const ErrorType = {
+  Deserialization: 'deserialization',
+  InvalidMessage: 'invalid_message',
+  ResponseStream: 'response_stream',
+  Generate: 'generate',
+  PublishResponse: 'publish_response',
+  PublishFinal: 'publish_final',
+} as const;
+export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
+
+export const ERROR_TYPES: readonly ErrorType[] = Object.freeze(Object.values(ErrorType));
+
+/** The seed's buckets, then longer ones so minute-long streams land in a real bucket. */
+export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600,
+]);

@@ -1,0 +1,36 @@
+/**
+ * A pull `MetricReader` that renders what it collects as Prometheus text. The runtime's status
+ * server serves it on /metrics; a user with their own `MeterProvider` adds it to their readers
+ * (`runtime.prometheusReader`) and /metrics keeps working in their setup.
+ */
+import { MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import { serializeResourceMetrics, type PrometheusSerializerOptions } from './prometheus-serializer.ts';
+
+export interface PrometheusReaderOptions extends PrometheusSerializerOptions {
+  /** Extra producers collected with the SDK's own instruments (the endpoint metrics producer). Default none. */
+  metricProducers?: MetricProducer[];
+}
+
+export class PrometheusReader extends MetricReader {
+  private readonly serializerOptions: PrometheusSerializerOptions;
+
+  constructor(options: PrometheusReaderOptions = {}) {
+    const { metricProducers, ...serializerOptions } = options;
+    super(metricProducers === undefined ? {} : { metricProducers });
+    this.serializerOptions = serializerOptions;
+  }
+
+  /** Collects and renders one exposition. Errors of individual producers are reported, not thrown. */
+  async scrape(): Promise<string> {
+    const { resourceMetrics, errors } = await this.collect();
+    for (const error of errors) this.onCollectError(error);
+    return serializeResourceMetrics(resourceMetrics, this.serializerOptions);
+  }
+
+  /** Where collection errors go; the runtime points it at its logger. */
+  onCollectError: (error: unknown) => void = () => {};
+
+  protected override async onForceFlush(): Promise<void> {}
+
+  protected override async onShutdown(): Promise<void> {}
+}

@@ -1,0 +1,196 @@
+/**
+ * OpenTelemetry metric data → Prometheus text exposition format 0.0.4.
+ *
+ * Why not the stock `@opentelemetry/exporter-prometheus` serializer: with one instrumentation
+ * scope per endpoint it writes each metric family once per scope — repeated `# HELP`/`# TYPE`
+ * lines that `promtool check metrics` and strict parsers reject — and it renders everything in
+ * one synchronous pass. Here families are merged across scopes (one HELP, one TYPE each), label
+ * strings are built once per attribute set and cached, and long outputs yield to the event loop.
+ */
+import { diag, type Attributes, type AttributeValue } from '@opentelemetry/api';
+import { DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+
+export interface PrometheusSerializerOptions {
+  /** Add `otel_scope_name`/`otel_scope_version` to every series. Default `false`: the `dynamo_*` labels already say which endpoint a series belongs to. */
+  withScopeLabels?: boolean;
+  /** Emit `target_info` carrying the resource attributes. Default `true`. */
+  withTargetInfo?: boolean;
+  /** Data points to render between yields to the event loop. Default 4000. */
+  yieldEvery?: number;
+}
+
+type PromType = 'counter' | 'gauge' | 'histogram';
+
+interface Family {
+  readonly type: PromType;
+  readonly help: string;
+  readonly lines: string[];
+}
+
+const labelCache = new WeakMap<Attributes, string>();
+const warned = new Set<string>();
+
+function warnOnce(key: string, message: string): void {
+  if (warned.has(key)) return;
+  warned.add(key);
+  diag.warn(message);
+}
+
+export async function serializeResourceMetrics(
+  resourceMetrics: ResourceMetrics,
+  options: PrometheusSerializerOptions = {},
+): Promise<string> {
+  const withScopeLabels = options.withScopeLabels ?? false;
+  const yieldEvery = options.yieldEvery ?? 4000;
+  const families = new Map<string, Family>();
+  let sinceYield = 0;
+
+  for (const { scope, metrics } of resourceMetrics.scopeMetrics) {
+    const scopeLabels = withScopeLabels
+      ? `otel_scope_name="${escapeLabelValue(scope.name)}",otel_scope_version="${escapeLabelValue(scope.version ?? '')}"`
+      : '';
+    for (const metric of metrics) {
+      sinceYield += renderMetric(families, metric, scopeLabels);
+      if (sinceYield >= yieldEvery) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+  }
+
+  const out: string[] = [];
+  if (options.withTargetInfo ?? true) {
+    const labels = labelString(resourceMetrics.resource.attributes);
+    out.push(`# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels === '' ? '' : `{${labels}}`} 1\n`);
+  }
+  for (const name of [...families.keys()].sort()) {
+    const family = families.get(name)!;
+    out.push(`# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n${family.lines.join('')}`);
+  }
+  return out.join('\n');
+}
+
+/** Renders one metric into its family; returns the number of data points rendered. */
+function renderMetric(families: Map<string, Family>, metric: MetricData, scopeLabels: string): number {
+  const { descriptor } = metric;
+  let type: PromType;
+  let name = sanitizeMetricName(descriptor.name);
+  switch (metric.dataPointType) {
+    case DataPointType.SUM:
+      if (metric.isMonotonic) {
+        type = 'counter';
+        if (!name.endsWith('_total')) name += '_total';
+      } else {
+        type = 'gauge';
+      }
+      break;
+    case DataPointType.GAUGE:
+      type = 'gauge';
+      break;
+    case DataPointType.HISTOGRAM:
+      type = 'histogram';
+      break;
+    default:
+      warnOnce(`exp:${name}`, `Prometheus exposition: ${name} is an exponential histogram, which text format 0.0.4 cannot carry; it is left out of /metrics`);
+      return 0;
+  }
+
+  let family = families.get(name);
+  if (family === undefined) {
+    family = { type, help: descriptor.description || name, lines: [] };
+    families.set(name, family);
+  } else if (family.type !== type) {
+    warnOnce(`type:${name}:${type}`, `Prometheus exposition: ${name} is already a ${family.type}; a ${type} of the same name is left out of /metrics`);
+    return 0;
+  }
+
+  const lines = family.lines;
+  if (metric.dataPointType === DataPointType.HISTOGRAM) {
+    for (const dp of metric.dataPoints) {
+      const labels = joinLabels(labelString(dp.attributes), scopeLabels);
+      const prefix = labels === '' ? '' : `${labels},`;
+      const { boundaries, counts } = dp.value.buckets;
+      let cumulative = 0;
+      for (let i = 0; i < boundaries.length; i++) {
+        cumulative += counts[i] ?? 0;
+        lines.push(`${name}_bucket{${prefix}le="${formatNumber(boundaries[i]!)}"} ${formatNumber(cumulative)}\n`);
+      }
+      cumulative += counts[boundaries.length] ?? 0;
+      const braces = labels === '' ? '' : `{${labels}}`;
+      lines.push(
+        `${name}_bucket{${prefix}le="+Inf"} ${formatNumber(cumulative)}\n`,
+        `${name}_sum${braces} ${formatNumber(dp.value.sum ?? 0)}\n`,
+        `${name}_count${braces} ${formatNumber(cumulative)}\n`,
+      );
+    }
+  } else {
+    for (const dp of metric.dataPoints) {
+      const labels = joinLabels(labelString(dp.attributes), scopeLabels);
+      lines.push(`${name}${labels === '' ? '' : `{${labels}}`} ${formatNumber(dp.value)}\n`);
+    }
+  }
+  return metric.dataPoints.length;
+}
+
+function joinLabels(a: string, b: string): string {
+  if (a === '') return b;
+  if (b === '') return a;
+  return `${a},${b}`;
+}
+
+/**
+ * `name="value",…` with names sanitized and sorted. Attribute keys that sanitize to the same
+ * label name have their values joined with `;` (OpenTelemetry's Prometheus compatibility rule),
+ * so a series never carries a duplicate label.
+ */
+function labelString(attributes: Attributes): string {
+  const cached = labelCache.get(attributes);
+  if (cached !== undefined) return cached;
+  const merged = new Map<string, string>();
+  for (const key of Object.keys(attributes).sort()) {
+    const raw = attributes[key];
+    if (raw === undefined || raw === null) continue;
+    const label = sanitizeLabelName(key);
+    const value = attributeToString(raw);
+    const prior = merged.get(label);
+    merged.set(label, prior === undefined ? value : `${prior};${value}`);
+  }
+  const parts: string[] = [];
+  for (const label of [...merged.keys()].sort()) parts.push(`${label}="${escapeLabelValue(merged.get(label)!)}"`);
+  const text = parts.join(',');
+  if (typeof attributes === 'object') labelCache.set(attributes, text);
+  return text;
+}
+
+function attributeToString(value: AttributeValue): string {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return JSON.stringify(value);
+  return String(value);
+}
+
+export function formatNumber(value: number): string {
+  if (value === Infinity) return '+Inf';
+  if (value === -Infinity) return '-Inf';
+  if (Number.isNaN(value)) return 'NaN';
+  return String(value);
+}
+
+export function escapeLabelValue(value: string): string {
+  return /[\\"\n]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value;
+}
+
+function escapeHelp(help: string): string {
+  return /[\\\n]/.test(help) ? help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n') : help;
+}
+
+export function sanitizeMetricName(name: string): string {
+  let out = name.replace(/[^a-zA-Z0-9_:]/g, '_');
+  if (/^[0-9]/.test(out)) out = `_${out}`;
+  return out;
+}
+
+export function sanitizeLabelName(name: string): string {
+  let out = name.replace(/[^a-zA-Z0-9_]/g, '_');
+  if (/^[0-9]/.test(out)) out = `_${out}`;
+  return out === '' ? '_' : out;
+}

@@ -1,0 +1,15 @@
+import type { Logger } from '../logging/logger.ts';
+import type { CustomMetricsRegistry } from '../metrics/custom-metrics.ts';
+import type { MetricsPipeline } from '../metrics/pipeline.ts';
+import type { Endpoint } from './endpoint.ts';
+
+/** What the hierarchy nodes of one runtime share. Internal: passed down, never imported. */
+export interface RuntimeContext {
+  readonly logger: Logger;
+  readonly pipeline: MetricsPipeline;
+  readonly registry: CustomMetricsRegistry;
+  /** Default duration buckets for endpoints (options, else env, else the package default). */
+  readonly durationBuckets: readonly number[];
+  readonly endpoints: Map<string, Endpoint>;
+  assertOpen(): void;
+}

@@ -1,0 +1,129 @@
+/**
+ * The system status server: `/metrics` (Prometheus text), `/health` (readiness), `/live`
+ * (liveness). Plain `node:http`, bounded timeouts so slow or malicious clients cannot pin it.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DynamoError, ErrorCode } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
+import type { HealthReport } from './health.ts';
+
+export interface StatusServerOptions {
+  /** Address to bind. */
+  host: string;
+  /** Port to bind; 0 picks a free one (see `port` after `start()`). */
+  port: number;
+  logger: Logger;
+  /** Renders the Prometheus exposition. */
+  metrics: () => Promise<string>;
+  /** Current readiness. */
+  health: () => HealthReport;
+}
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+const ROUTES = new Set(['/metrics', '/health', '/live']);
+
+export class SystemStatusServer {
+  private readonly options: StatusServerOptions;
+  private server: Server | undefined;
+  private boundPort: number | undefined;
+
+  constructor(options: StatusServerOptions) {
+    this.options = options;
+  }
+
+  /** The bound port; after `start()`. */
+  get port(): number {
+    if (this.boundPort === undefined) throw new DynamoError(ErrorCode.SystemServer, 'the system status server is not started');
+    return this.boundPort;
+  }
+
+  get host(): string {
+    return this.options.host;
+  }
+
+  async start(): Promise<void> {
+    const { host, port, logger } = this.options;
+    const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => {
+      this.handle(req, res);
+    });
+    server.on('clientError', (err, socket) => {
+      logger.debug('status server: bad HTTP request', { error: err });
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        server.off('listening', onListening);
+        const where = `${host}:${port}`;
+        reject(
+          err.code === 'EADDRINUSE' || err.code === 'EACCES'
+            ? new DynamoError(
+                ErrorCode.PortInUse,
+                `system status server cannot bind ${where} (${err.code}); choose another port with DYN_SYSTEM_PORT (0 picks a free one)`,
+                { cause: err },
+              )
+            : new DynamoError(ErrorCode.SystemServer, `system status server cannot listen on ${where}: ${err.message}`, { cause: err }),
+        );
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        resolve();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(port, host);
+    });
+    server.on('error', (err) => logger.error('status server error', { error: err }));
+    this.server = server;
+    this.boundPort = (server.address() as AddressInfo).port;
+    logger.info('system status server listening', { host, port: this.boundPort, url: `http://${host}:${this.boundPort}/metrics` });
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.server = undefined;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    if (!ROUTES.has(path)) return send(res, 404, 'text/plain; charset=utf-8', 'not found\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
+    }
+    const head = req.method === 'HEAD';
+    switch (path) {
+      case '/live':
+        return send(res, 200, 'application/json', '{"status":"live"}\n', head);
+      case '/health': {
+        const report = this.options.health();
+        return send(res, report.status === 'ready' ? 200 : 503, 'application/json', `${JSON.stringify(report)}\n`, head);
+      }
+      default:
+        this.options.metrics().then(
+          (text) => send(res, 200, PROMETHEUS_CONTENT_TYPE, text, head),
+          (err: unknown) => {
+            this.options.logger.error('rendering /metrics failed', { error: err });
+            send(res, 500, 'text/plain; charset=utf-8', 'metrics collection failed\n', head);
+          },
+        );
+    }
+  }
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string, head = false): void {
+  if (res.destroyed) return;
+  res.statusCode = status;
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(head ? undefined : body);
+}
