@@ -1,0 +1,16 @@
+import { DistributedRuntime, type DistributedRuntimeOptions } from '../../src/index.ts';
+
+export interface CapturedLogs {
+  lines: Array<Record<string, unknown>>;
+  sink: (line: string) => void;
+}
+
+export function captureLogs(): CapturedLogs {
+  const lines: Array<Record<string, unknown>> = [];
+  return { lines, sink: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) };
+}
+
+/** A runtime isolated from the process environment, status server off unless asked. */
+export function testRuntime(options: DistributedRuntimeOptions = {}): DistributedRuntime {
+  return new DistributedRuntime({ env: {}, logSink: () => {}, ...options });
+}
