@@ -26,6 +26,26 @@ export const ErrorCode = {
   RuntimeClosed: 'DYN_ERR_RUNTIME_CLOSED',
   /** An endpoint of this path already exists with different options. */
   EndpointConflict: 'DYN_ERR_ENDPOINT_CONFLICT',
+  /** No NATS server could be reached at start. */
+  NatsConnect: 'DYN_ERR_NATS_CONNECT',
+  /** The runtime was created with `nats: false` and asked to serve or call endpoints. */
+  NoNats: 'DYN_ERR_NO_NATS',
+  /** The endpoint is already being served by this runtime. */
+  AlreadyServing: 'DYN_ERR_ALREADY_SERVING',
+  /** No instance of the endpoint answered (nothing subscribed to its subject). */
+  NoResponders: 'DYN_ERR_NO_RESPONDERS',
+  /** `waitForInstances` found none in time. */
+  NoInstances: 'DYN_ERR_NO_INSTANCES',
+  /** No response message arrived within the timeout. */
+  Timeout: 'DYN_ERR_TIMEOUT',
+  /** The remote handler or its response stream failed; `errorType` and the message say how. */
+  Remote: 'DYN_ERR_REMOTE',
+  /** The response stream ended before its end-of-stream message (connection lost, messages dropped). */
+  StreamCutShort: 'DYN_ERR_STREAM_CUT_SHORT',
+  /** The request was cancelled through its `AbortSignal`. */
+  Cancelled: 'DYN_ERR_CANCELLED',
+  /** The request value cannot be encoded (not JSON-serializable). */
+  Encode: 'DYN_ERR_ENCODE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -36,5 +56,16 @@ export class DynamoError extends Error {
     super(message, options);
     this.name = 'DynamoError';
     this.code = code;
+  }
+}
+
+/** An error the remote endpoint reported: `errorType` is one of the `error_type` values, or `shutting_down`. */
+export class RemoteError extends DynamoError {
+  readonly errorType: string;
+
+  constructor(errorType: string, message: string) {
+    super(ErrorCode.Remote, `remote ${errorType} error: ${message}`);
+    this.name = 'RemoteError';
+    this.errorType = errorType;
   }
 }

@@ -5,6 +5,16 @@ export { Component } from './runtime/component.ts';
 export { Endpoint } from './runtime/endpoint.ts';
 export type { EndpointOptions } from './runtime/endpoint.ts';
 export type { SystemServerOptions } from './config/runtime-config.ts';
+export { Ingress } from './runtime/ingress.ts';
+export type { Engine, Handler } from './runtime/ingress.ts';
+
+export { EndpointClient, RouterMode } from './transport/client.ts';
+export type { ClientOptions, GenerateOptions, WaitOptions } from './transport/client.ts';
+export { ResponseStream } from './transport/response-stream.ts';
+export type { RequestContext } from './transport/request-context.ts';
+export type { Instance } from './transport/service-discovery.ts';
+export type { NatsOptions } from './transport/nats-connection.ts';
+export { PROTOCOL_VERSION } from './transport/protocol.ts';
 
 export { EndpointRecorder } from './metrics/endpoint-recorder.ts';
 export { EndpointMetricsProducer } from './metrics/endpoint-producer.ts';
@@ -31,7 +41,7 @@ export { HealthStatus, NatsState } from './system/health.ts';
 export type { HealthReport } from './system/health.ts';
 export { PROMETHEUS_CONTENT_TYPE } from './system/status-server.ts';
 
-export { DynamoError, ErrorCode } from './errors.ts';
+export { DynamoError, ErrorCode, RemoteError } from './errors.ts';
 export { LogLevel } from './logging/logger.ts';
 export type { Logger, LogFields, LogSink } from './logging/logger.ts';
 export { VERSION } from './version.ts';

@@ -65,6 +65,11 @@ export class MetricsPipeline {
     return this.prometheusReader.scrape();
   }
 
+  /** Pushes what push readers (OTLP) hold; the Prometheus reader has nothing to flush. */
+  async flush(): Promise<void> {
+    if (this.embedded !== undefined) await this.embedded.forceFlush();
+  }
+
   async shutdown(): Promise<void> {
     if (this.embedded !== undefined) await this.embedded.shutdown();
   }

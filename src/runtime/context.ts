@@ -1,6 +1,8 @@
 import type { Logger } from '../logging/logger.ts';
 import type { CustomMetricsRegistry } from '../metrics/custom-metrics.ts';
 import type { MetricsPipeline } from '../metrics/pipeline.ts';
+import type { NatsTransport } from '../transport/nats-connection.ts';
+import type { ServiceResponder } from '../transport/service-discovery.ts';
 import type { Endpoint } from './endpoint.ts';
 
 /** What the hierarchy nodes of one runtime share. Internal: passed down, never imported. */
@@ -11,5 +13,12 @@ export interface RuntimeContext {
   /** Default duration buckets for endpoints (options, else env, else the package default). */
   readonly durationBuckets: readonly number[];
   readonly endpoints: Map<string, Endpoint>;
+  readonly instanceId: string;
+  /** Grace period for in-flight requests at shutdown, ms. */
+  readonly shutdownGraceMs: number;
   assertOpen(): void;
+  /** The NATS connection; throws `DYN_ERR_NO_NATS` when the runtime runs without one. */
+  nats(): NatsTransport;
+  /** The `$SRV` responder announcing this runtime's endpoints. */
+  service(): ServiceResponder;
 }

@@ -13,6 +13,9 @@ import { MetricsPipeline } from '../metrics/pipeline.ts';
 import type { PrometheusReader } from '../metrics/prometheus-reader.ts';
 import { healthReport, NatsState, type HealthReport } from '../system/health.ts';
 import { SystemStatusServer } from '../system/status-server.ts';
+import { NatsTransport, type NatsOptions } from '../transport/nats-connection.ts';
+import { ServiceResponder } from '../transport/service-discovery.ts';
+import { VERSION } from '../version.ts';
 import type { RuntimeContext } from './context.ts';
 import type { Endpoint } from './endpoint.ts';
 import { Namespace } from './namespace.ts';
@@ -34,6 +37,12 @@ export interface DistributedRuntimeOptions {
   withScopeLabels?: boolean;
   /** Default duration buckets (seconds) for all endpoints. Default: `DYN_METRICS_DURATION_BUCKETS`, else the package default. */
   durationBuckets?: readonly number[];
+  /** NATS connection options (credentials, token, TLS…), or `false` to run without a request plane (metrics only). Servers default to `NATS_SERVER`. */
+  nats?: NatsOptions | false;
+  /** How long shutdown waits for in-flight requests before aborting them, in ms. Default 10000. */
+  shutdownGraceMs?: number;
+  /** Shut down gracefully on SIGINT/SIGTERM, then exit. Default `true`. */
+  handleSignals?: boolean;
 }
 
 export class DistributedRuntime {
@@ -45,7 +54,22 @@ export class DistributedRuntime {
   private readonly namespaces = new Map<string, Namespace>();
   private readonly startMark = performance.now();
   private statusServer: SystemStatusServer | undefined;
+  private transport: NatsTransport | undefined;
+  private responder: ServiceResponder | undefined;
+  private readonly natsOptions: NatsOptions | false;
+  private readonly handleSignals: boolean;
   private closed = false;
+  private shuttingDown: Promise<void> | undefined;
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    this.logger.info('signal received: shutting down', { signal });
+    this.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        this.logger.error('shutdown failed', { error: err });
+        process.exit(1);
+      },
+    );
+  };
 
   /** Validates options and env; starts nothing. Use `DistributedRuntime.create()`. */
   constructor(options: DistributedRuntimeOptions = {}) {
@@ -57,6 +81,12 @@ export class DistributedRuntime {
       serviceName: options.serviceName,
     });
     this.logger = createLogger(this.config.logLevel, options.logSink);
+    this.natsOptions = options.nats ?? {};
+    this.handleSignals = options.handleSignals ?? true;
+    const graceMs = options.shutdownGraceMs ?? 10_000;
+    if (!Number.isFinite(graceMs) || graceMs < 0) {
+      throw new DynamoError(ErrorCode.InvalidOption, `shutdownGraceMs ${String(graceMs)} is not valid: expected a non-negative number of ms`);
+    }
     this.pipeline = new MetricsPipeline({
       serviceName: this.config.serviceName,
       instanceId: this.instanceId,
@@ -72,8 +102,24 @@ export class DistributedRuntime {
       registry: new CustomMetricsRegistry(this.logger),
       durationBuckets: this.config.durationBuckets,
       endpoints,
+      instanceId: this.instanceId,
+      shutdownGraceMs: graceMs,
       assertOpen: () => {
         if (this.closed) throw new DynamoError(ErrorCode.RuntimeClosed, 'the DistributedRuntime has been shut down');
+      },
+      nats: () => {
+        if (this.transport === undefined) {
+          throw new DynamoError(
+            ErrorCode.NoNats,
+            this.natsOptions === false ? 'this runtime was created with nats: false; it cannot serve or call endpoints' : 'the runtime is not started: use DistributedRuntime.create()',
+          );
+        }
+        return this.transport;
+      },
+      service: () => {
+        const transport = this.ctx.nats();
+        this.responder ??= new ServiceResponder(transport.nc, this.instanceId, VERSION, this.logger);
+        return this.responder;
       },
     };
   }
@@ -85,8 +131,12 @@ export class DistributedRuntime {
     return runtime;
   }
 
+  /** Connects to NATS (unless `nats: false`) and starts the status server when enabled. */
   async start(): Promise<void> {
     this.ctx.assertOpen();
+    if (this.natsOptions !== false && this.transport === undefined) {
+      this.transport = await NatsTransport.connect(this.config.natsServers, this.natsOptions, this.logger, `dynamo-${this.instanceId}`);
+    }
     if (this.config.systemEnabled && this.statusServer === undefined) {
       const server = new SystemStatusServer({
         host: this.config.systemHost,
@@ -95,8 +145,18 @@ export class DistributedRuntime {
         metrics: () => this.pipeline.scrape(),
         health: () => this.health(),
       });
-      await server.start();
+      try {
+        await server.start();
+      } catch (err) {
+        await this.transport?.close();
+        this.transport = undefined;
+        throw err;
+      }
       this.statusServer = server;
+    }
+    if (this.handleSignals) {
+      process.once('SIGINT', this.onSignal);
+      process.once('SIGTERM', this.onSignal);
     }
   }
 
@@ -133,15 +193,31 @@ export class DistributedRuntime {
 
   health(): HealthReport {
     const endpoints = [...this.ctx.endpoints.values()].map((ep) => ({ path: ep.path, started: ep.started, serving: ep.serving }));
-    return healthReport({ nats: NatsState.NotConfigured, uptimeSeconds: (performance.now() - this.startMark) / 1000, endpoints });
+    const nats = this.transport === undefined ? NatsState.NotConfigured : this.transport.connected ? NatsState.Connected : NatsState.Disconnected;
+    return healthReport({ nats, uptimeSeconds: (performance.now() - this.startMark) / 1000, endpoints });
   }
 
-  async shutdown(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Graceful shutdown: stop taking requests, let in-flight ones finish (up to the grace period),
+   * flush metrics, close NATS, close the status server. Safe to call more than once.
+   */
+  shutdown(): Promise<void> {
+    this.shuttingDown ??= this.doShutdown();
+    return this.shuttingDown;
+  }
+
+  private async doShutdown(): Promise<void> {
     this.closed = true;
+    process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
+    await Promise.all([...this.ctx.endpoints.values()].map((ep) => ep.stopServing(this.ctx.shutdownGraceMs)));
     for (const ep of this.ctx.endpoints.values()) ep.setServing(false);
+    this.responder?.stop();
+    await this.pipeline.flush().catch((err: unknown) => this.logger.warn('final metrics flush failed', { error: err }));
+    await this.transport?.close();
     await this.statusServer?.close();
     this.statusServer = undefined;
-    await this.pipeline.shutdown();
+    await this.pipeline.shutdown().catch((err: unknown) => this.logger.warn('metrics shutdown failed', { error: err }));
+    this.logger.info('runtime shut down', { instance: this.instanceId });
   }
 }

@@ -9,6 +9,10 @@ import type { RuntimeContext } from './context.ts';
 import { MetricsNode } from './metrics-node.ts';
 import { validateName } from './names.ts';
 import { VERSION } from '../version.ts';
+import { EndpointClient, type ClientOptions } from '../transport/client.ts';
+import { EndpointServer, type ServerEngine } from '../transport/endpoint-server.ts';
+import { endpointSubject } from '../transport/protocol.ts';
+import { Ingress, type Engine, type Handler } from './ingress.ts';
 
 export interface EndpointOptions {
   /** Constant labels added to every series of this endpoint (automatic and custom). Default none. */
@@ -26,11 +30,14 @@ export class Endpoint extends MetricsNode {
   readonly component: Component;
   /** `namespace/component/endpoint`. */
   readonly path: string;
+  /** The NATS subject requests are sent to (also the queue group of its instances). */
+  readonly subject: string;
   /** The hot-path recording API the request plane calls. */
   readonly recorder: EndpointRecorder;
   private readonly optionsKey: string;
   private metricsStarted = false;
   private servingState = false;
+  private server: EndpointServer<Endpoint> | undefined;
 
   /** @internal Use `component.endpoint(name)`. */
   constructor(ctx: RuntimeContext, component: Component, name: string, options: EndpointOptions) {
@@ -47,6 +54,7 @@ export class Endpoint extends MetricsNode {
     this.name = name;
     this.component = component;
     this.path = `${namespace}/${component.name}/${name}`;
+    this.subject = endpointSubject(namespace, component.name, name);
     this.recorder = new EndpointRecorder(this.attributes, buckets, ctx.logger);
     this.optionsKey = optionsKey(labels, buckets);
   }
@@ -72,6 +80,64 @@ export class Endpoint extends MetricsNode {
       this.ctx.pipeline.endpointProducer.add({ name: this.scopeName, version: VERSION }, this.recorder);
     }
     this.servingState = serving;
+  }
+
+  /**
+   * Serves requests on this endpoint over NATS: subscribes its subject (queue group shared with
+   * other instances) and its instance subject, announces it on `$SRV`, and records the automatic
+   * metrics for every request. Resolves once requests can arrive.
+   */
+  async serve<TRequest, TResponse>(ingress: Ingress<TRequest, TResponse> | Handler<TRequest, TResponse> | Engine<TRequest, TResponse>): Promise<void> {
+    this.ctx.assertOpen();
+    if (this.server !== undefined) throw new DynamoError(ErrorCode.AlreadyServing, `endpoint ${this.path} is already being served by this runtime`);
+    const transport = this.ctx.nats();
+    const handler = (ingress instanceof Ingress ? ingress : Ingress.forEngine(ingress)).handler;
+    const server = new EndpointServer<Endpoint>({
+      nc: transport.nc,
+      subject: this.subject,
+      instanceId: this.ctx.instanceId,
+      engine: handler as ServerEngine<Endpoint>,
+      observer: this.recorder,
+      endpoint: this,
+      logger: this.ctx.logger,
+    });
+    this.server = server;
+    this.setServing(true);
+    try {
+      await server.start();
+      const r = this.recorder;
+      await this.ctx.service().add({
+        name: this.path,
+        subject: this.subject,
+        instanceSubject: server.instanceSubject,
+        metadata: { dynamo_namespace: this.component.namespace.name, dynamo_component: this.component.name, dynamo_endpoint: this.name },
+        stats: () => ({ num_requests: r.requests, num_errors: r.errors.reduce((a, b) => a + b, 0), processing_time: r.durationSum * 1e9 }),
+      });
+    } catch (err) {
+      this.server = undefined;
+      this.setServing(false);
+      await server.stop(0);
+      throw err;
+    }
+    this.ctx.logger.info('endpoint serving', { endpoint: this.path, subject: this.subject, instance: this.ctx.instanceId });
+  }
+
+  /** Stops taking requests and waits (up to `graceMs`) for in-flight ones. */
+  async stopServing(graceMs: number = this.ctx.shutdownGraceMs): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    this.setServing(false);
+    this.ctx.service().remove(this.subject);
+    await server.stop(graceMs);
+    this.server = undefined;
+  }
+
+  /** A client for this endpoint, ready to send (call `waitForInstances()` to wait for servers). */
+  async client(options: ClientOptions = {}): Promise<EndpointClient> {
+    this.ctx.assertOpen();
+    const client = new EndpointClient(this.ctx.nats(), this.subject, this.ctx.logger, options);
+    await client.start();
+    return client;
   }
 
   /** @internal */

@@ -59,7 +59,7 @@ describe('environment', () => {
   for (const [name, value] of bad) {
     it(`refuses ${name}=${JSON.stringify(value)} at start, naming both`, async () => {
       assert.throws(() => readEnvConfig({ [name]: value }), invalidEnv(name, value));
-      await assert.rejects(DistributedRuntime.create({ env: { [name]: value } }), invalidEnv(name, value));
+      await assert.rejects(DistributedRuntime.create({ env: { [name]: value }, nats: false, handleSignals: false }), invalidEnv(name, value));
     });
   }
 

@@ -8,6 +8,8 @@ describe('a real Prometheus server scraping the status server', () => {
     const rt = await DistributedRuntime.create({
       env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '127.0.0.1' },
       logSink: () => {},
+      nats: false,
+      handleSignals: false,
     });
     const prom = await startPrometheus(`127.0.0.1:${rt.systemPort}`);
     try {

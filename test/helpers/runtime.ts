@@ -12,5 +12,5 @@ export function captureLogs(): CapturedLogs {
 
 /** A runtime isolated from the process environment, status server off unless asked. */
 export function testRuntime(options: DistributedRuntimeOptions = {}): DistributedRuntime {
-  return new DistributedRuntime({ env: {}, logSink: () => {}, ...options });
+  return new DistributedRuntime({ env: {}, logSink: () => {}, nats: false, handleSignals: false, ...options });
 }

@@ -35,6 +35,8 @@ describe('system status server', () => {
     rt = await DistributedRuntime.create({
       env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '127.0.0.1', DYN_LOG: 'info' },
       logSink: logs.sink,
+      nats: false,
+      handleSignals: false,
     });
     port = rt.systemPort!;
   });
@@ -96,7 +98,7 @@ describe('system status server start errors', () => {
     const port = await new Promise<number>((r) => blocker.listen(0, '127.0.0.1', () => r((blocker.address() as { port: number }).port)));
     try {
       await assert.rejects(
-        DistributedRuntime.create({ env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: String(port), DYN_SYSTEM_HOST: '127.0.0.1' }, logSink: () => {} }),
+        DistributedRuntime.create({ env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: String(port), DYN_SYSTEM_HOST: '127.0.0.1' }, logSink: () => {}, nats: false, handleSignals: false }),
         (e: unknown) => e instanceof DynamoError && e.code === ErrorCode.PortInUse && e.message.includes(`127.0.0.1:${port}`) && e.message.includes('DYN_SYSTEM_PORT'),
       );
     } finally {
@@ -106,14 +108,14 @@ describe('system status server start errors', () => {
 
   it('fails start with DYN_ERR_SYSTEM_SERVER for an address it cannot bind', async () => {
     await assert.rejects(
-      DistributedRuntime.create({ env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '203.0.113.77' }, logSink: () => {} }),
+      DistributedRuntime.create({ env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '203.0.113.77' }, logSink: () => {}, nats: false, handleSignals: false }),
       (e: unknown) => e instanceof DynamoError && e.code === ErrorCode.SystemServer && e.message.includes('203.0.113.77'),
     );
   });
 
   it('binds a high explicit port and is off unless enabled', async () => {
     const port = await freePort();
-    const rt = await DistributedRuntime.create({ env: { DYN_SYSTEM_ENABLED: '1', DYN_SYSTEM_PORT: String(port), DYN_SYSTEM_HOST: '127.0.0.1' }, logSink: () => {} });
+    const rt = await DistributedRuntime.create({ env: { DYN_SYSTEM_ENABLED: '1', DYN_SYSTEM_PORT: String(port), DYN_SYSTEM_HOST: '127.0.0.1' }, logSink: () => {}, nats: false, handleSignals: false });
     assert.equal(rt.systemPort, port);
     assert.equal((await http(port, 'GET', '/live')).status, 200);
     await rt.shutdown();
@@ -126,7 +128,7 @@ describe('system status server start errors', () => {
     let rt: DistributedRuntime | undefined;
     for (const port of [1, 7, 9, 13]) {
       try {
-        rt = await DistributedRuntime.create({ env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: String(port), DYN_SYSTEM_HOST: '127.0.0.1' }, logSink: () => {} });
+        rt = await DistributedRuntime.create({ env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: String(port), DYN_SYSTEM_HOST: '127.0.0.1' }, logSink: () => {}, nats: false, handleSignals: false });
         assert.equal(rt.systemPort, port);
         assert.equal((await http(port, 'GET', '/live')).status, 200);
         break;

@@ -1,0 +1,44 @@
+/**
+ * Bodies: JSON values by default; `Uint8Array` passes through untouched, marked as bytes.
+ * Decoding failures are reported as values, not thrown, so the caller can count them.
+ */
+import { ContentType } from './protocol.ts';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+export interface Encoded {
+  readonly data: Uint8Array;
+  readonly contentType: ContentType;
+}
+
+/** Throws only for values JSON cannot represent (BigInt, cycles) or `undefined`. */
+export function encodeBody(value: unknown): Encoded {
+  if (value instanceof Uint8Array) return { data: value, contentType: ContentType.Bytes };
+  const json = JSON.stringify(value);
+  if (json === undefined) throw new TypeError(`cannot encode ${typeof value} as JSON`);
+  return { data: encoder.encode(json), contentType: ContentType.Json };
+}
+
+export type Decoded = { ok: true; value: unknown } | { ok: false; reason: string };
+
+export function isContentType(value: string): value is ContentType {
+  return value === ContentType.Json || value === ContentType.Bytes;
+}
+
+/** Decodes `data` as `contentType` (JSON when not given). */
+export function decodeBody(data: Uint8Array, contentType: ContentType = ContentType.Json): Decoded {
+  if (contentType === ContentType.Bytes) return { ok: true, value: data };
+  if (data.length === 0) return { ok: false, reason: 'empty body is not JSON' };
+  let text: string;
+  try {
+    text = decoder.decode(data);
+  } catch {
+    return { ok: false, reason: 'body is not valid UTF-8' };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (err) {
+    return { ok: false, reason: `body is not valid JSON: ${(err as Error).message}` };
+  }
+}

@@ -1,0 +1,319 @@
+/**
+ * Serves one endpoint on NATS: subscribes its subject (queue group shared by all instances), its
+ * instance subject and its cancel subject; decodes each request; runs the engine; publishes the
+ * response stream. It reports every step to a `RequestObserver` (the endpoint's metrics) and
+ * knows nothing about what the observer does with it.
+ *
+ * Invariant: for every message taken off the wire, `requestStarted` is called once, then
+ * `requestEnded` exactly once — in `finish()` or at the end of `reject()` — on every path.
+ */
+import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type PublishOptions, type Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../logging/logger.ts';
+import { ErrorType } from '../metrics/names.ts';
+import { decodeBody, encodeBody, isContentType } from './codec.ts';
+import { LazyRequestContext } from './request-context.ts';
+import {
+  cancelSubject,
+  ContentType,
+  Header,
+  instanceSubject,
+  MessageKind,
+  PROTOCOL_VERSION,
+  REQUEST_ID_RE,
+  RemoteErrorType,
+  type EndOfStream,
+} from './protocol.ts';
+
+export interface RequestObserver {
+  requestStarted(requestBytes: number): number;
+  responsePublished(bytes: number): void;
+  error(type: ErrorType): void;
+  requestEnded(startMark: number): void;
+}
+
+/** Returns a value, a promise of one, or an async iterable of responses. */
+export type ServerEngine<TEndpoint> = (request: unknown, ctx: LazyRequestContext<TEndpoint>) => unknown;
+
+export interface EndpointServerOptions<TEndpoint> {
+  nc: NatsConnection;
+  /** The endpoint's shared subject, also its queue group. */
+  subject: string;
+  instanceId: string;
+  engine: ServerEngine<TEndpoint>;
+  observer: RequestObserver;
+  endpoint: TEndpoint;
+  logger: Logger;
+}
+
+const MAX_ERROR_TEXT = 4096;
+
+/** A response could not be encoded or published. */
+class PublishFailure extends Error {}
+/** The end-of-stream message could not be encoded or published. */
+class FinalFailure extends PublishFailure {}
+
+const CANCELLED = Symbol('cancelled');
+
+interface Active<TEndpoint> {
+  readonly reply: string;
+  readonly ctx: LazyRequestContext<TEndpoint>;
+  cancelled: boolean;
+  /** Resolves when the request is cancelled; races the engine's next value. */
+  wake: (() => void) | undefined;
+}
+
+function fixedHeaders(entries: Array<[string, string]>): PublishOptions {
+  const h = natsHeaders();
+  for (const [k, v] of entries) h.set(k, v);
+  return { headers: h };
+}
+
+const DATA_JSON = fixedHeaders([[Header.Protocol, PROTOCOL_VERSION], [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Json]]);
+const DATA_BYTES = fixedHeaders([[Header.Protocol, PROTOCOL_VERSION], [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Bytes]]);
+const END = fixedHeaders([[Header.Protocol, PROTOCOL_VERSION], [Header.Kind, MessageKind.End], [Header.ContentType, ContentType.Json]]);
+
+const encoder = new TextEncoder();
+
+export class EndpointServer<TEndpoint> {
+  private readonly o: EndpointServerOptions<TEndpoint>;
+  private readonly active = new Map<string, Active<TEndpoint>>();
+  private subs: Subscription[] = [];
+  private cancelSub: Subscription | undefined;
+  private stopping = false;
+  private idle: (() => void) | undefined;
+
+  constructor(options: EndpointServerOptions<TEndpoint>) {
+    this.o = options;
+  }
+
+  get inflight(): number {
+    return this.active.size;
+  }
+
+  get instanceSubject(): string {
+    return instanceSubject(this.o.subject, this.o.instanceId);
+  }
+
+  async start(): Promise<void> {
+    const { nc, subject } = this.o;
+    const callback = (err: Error | null, msg: Msg): void => {
+      if (err !== null) {
+        this.o.logger.warn('subscription error', { subject, error: err });
+        return;
+      }
+      this.onMessage(msg);
+    };
+    this.subs = [nc.subscribe(subject, { queue: subject, callback }), nc.subscribe(this.instanceSubject, { callback })];
+    this.cancelSub = nc.subscribe(cancelSubject(subject), {
+      callback: (err, msg) => {
+        if (err === null) this.cancel(msg.string(), RemoteErrorType.Cancelled);
+      },
+    });
+    // The server has our subscriptions once this returns: requests sent afterwards are delivered.
+    await nc.flush();
+  }
+
+  /**
+   * Stops taking requests, lets in-flight ones finish for up to `graceMs`, then aborts the rest
+   * (their clients get a `shutting_down` error). Resolves when no request is left.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const sub of this.subs) sub.unsubscribe();
+    if (this.active.size > 0) {
+      const drained = new Promise<void>((resolve) => (this.idle = resolve));
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)));
+      const timedOut = await Promise.race([drained.then(() => false), expired]);
+      clearTimeout(timer);
+      if (timedOut) {
+        this.o.logger.warn('shutdown grace period over: aborting in-flight requests', { subject: this.o.subject, count: this.active.size });
+        for (const id of [...this.active.keys()]) this.cancel(id, RemoteErrorType.ShuttingDown);
+        if (this.active.size > 0) await drained;
+      }
+    }
+    this.cancelSub?.unsubscribe();
+  }
+
+  private onMessage(msg: Msg): void {
+    const observer = this.o.observer;
+    const mark = observer.requestStarted(msg.data.length);
+    const reply = msg.reply ?? '';
+    if (this.stopping) return this.reject(mark, reply, undefined, RemoteErrorType.ShuttingDown, 'the endpoint is shutting down');
+
+    let h: MsgHdrs | undefined;
+    try {
+      h = msg.headers;
+    } catch {
+      return this.reject(mark, reply, ErrorType.Deserialization, ErrorType.Deserialization, 'malformed NATS headers');
+    }
+    const contentType = single(h, Header.ContentType);
+    if (contentType === null || (contentType !== '' && !isContentType(contentType))) {
+      return this.reject(mark, reply, ErrorType.InvalidMessage, ErrorType.InvalidMessage, `bad ${Header.ContentType} header`);
+    }
+    const decoded = decodeBody(msg.data, contentType === '' ? ContentType.Json : contentType);
+    if (!decoded.ok) return this.reject(mark, reply, ErrorType.Deserialization, ErrorType.Deserialization, decoded.reason);
+    const version = single(h, Header.Protocol);
+    if (version !== PROTOCOL_VERSION) {
+      const why = version === '' ? `missing ${Header.Protocol} header` : `unsupported ${Header.Protocol}: ${String(version).slice(0, 32)}`;
+      return this.reject(mark, reply, ErrorType.InvalidMessage, ErrorType.InvalidMessage, why);
+    }
+    const requestId = single(h, Header.RequestId);
+    if (requestId === null || !REQUEST_ID_RE.test(requestId) || this.active.has(requestId)) {
+      return this.reject(mark, reply, ErrorType.InvalidMessage, ErrorType.InvalidMessage, `missing, malformed or duplicate ${Header.RequestId}`);
+    }
+    if (reply === '') return this.reject(mark, reply, ErrorType.ResponseStream, ErrorType.ResponseStream, 'request has no reply subject');
+
+    const st: Active<TEndpoint> = {
+      reply,
+      ctx: new LazyRequestContext(requestId, this.o.endpoint, this.o.instanceId),
+      cancelled: false,
+      wake: undefined,
+    };
+    this.active.set(requestId, st);
+    void this.run(st, decoded.value, mark);
+  }
+
+  private async run(st: Active<TEndpoint>, request: unknown, mark: number): Promise<void> {
+    let iterator: AsyncIterator<unknown, unknown> | undefined;
+    let count = 0;
+    let final: unknown;
+    // Whatever the engine awaits, a cancellation ends the wait: a handler that never yields
+    // still lets its request end (and in-flight go down) when the client gives up.
+    const cancelled = new Promise<typeof CANCELLED>((resolve) => (st.wake = () => resolve(CANCELLED)));
+    try {
+      let out = this.o.engine(request, st.ctx);
+      if (isPromiseLike(out)) out = await Promise.race([out, cancelled]);
+      if (out !== CANCELLED && isAsyncIterable(out)) {
+        iterator = out[Symbol.asyncIterator]();
+        for (;;) {
+          const step = await Promise.race([iterator.next(), cancelled]);
+          if (step === CANCELLED || st.cancelled) break;
+          if (step.done === true) {
+            final = step.value;
+            break;
+          }
+          this.publishData(st.reply, step.value, count);
+          count++;
+        }
+      } else if (!st.cancelled && out !== undefined) {
+        this.publishData(st.reply, out, 0);
+        count = 1;
+      }
+      if (st.cancelled) void iterator?.return?.()?.catch(() => {});
+      else this.publishEnd(st.reply, count, final);
+    } catch (err) {
+      if (!st.cancelled) {
+        const type = err instanceof FinalFailure ? ErrorType.PublishFinal : err instanceof PublishFailure ? ErrorType.PublishResponse : ErrorType.Generate;
+        this.o.observer.error(type);
+        this.o.logger.debug('request failed', { request_id: st.ctx.requestId, error_type: type, error: err });
+        this.publishError(st.reply, type, errorText(err));
+      }
+      if (iterator !== undefined) void iterator.return?.()?.catch(() => {});
+    } finally {
+      this.finish(st, mark);
+    }
+  }
+
+  private finish(st: Active<TEndpoint>, mark: number): void {
+    this.active.delete(st.ctx.requestId);
+    this.o.observer.requestEnded(mark);
+    if (this.active.size === 0 && this.idle !== undefined) this.idle();
+  }
+
+  /** Ends a request that never reached the engine: counted, answered when there is a reply subject. */
+  private reject(mark: number, reply: string, type: ErrorType | undefined, remoteType: string, reason: string): void {
+    if (type !== undefined) this.o.observer.error(type);
+    this.o.logger.debug('request rejected', { error_type: remoteType, reason });
+    if (reply !== '') this.publishError(reply, remoteType, reason);
+    this.o.observer.requestEnded(mark);
+  }
+
+  private cancel(requestId: string, reason: string): void {
+    const st = this.active.get(requestId);
+    if (st === undefined || st.cancelled) return;
+    st.cancelled = true;
+    st.ctx.abort(new Error(reason));
+    st.wake?.();
+    if (reason === RemoteErrorType.ShuttingDown) {
+      this.o.observer.error(ErrorType.Generate);
+      this.publishError(st.reply, RemoteErrorType.ShuttingDown, 'the endpoint shut down before the response stream finished');
+    }
+  }
+
+  private publishData(reply: string, value: unknown, index: number): void {
+    let data: Uint8Array;
+    let options: PublishOptions;
+    try {
+      const enc = encodeBody(value);
+      data = enc.data;
+      options = enc.contentType === ContentType.Json ? DATA_JSON : DATA_BYTES;
+    } catch (err) {
+      throw new PublishFailure(`response ${index} cannot be encoded: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      this.o.nc.publish(reply, data, options);
+    } catch (err) {
+      throw new PublishFailure(`response ${index} (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
+    }
+    this.o.observer.responsePublished(data.length);
+  }
+
+  private publishEnd(reply: string, count: number, final: unknown): void {
+    let data: Uint8Array;
+    try {
+      const body: EndOfStream & { final?: unknown } = final === undefined ? { count } : { count, final };
+      data = encoder.encode(JSON.stringify(body));
+    } catch (err) {
+      throw new FinalFailure(`the end-of-stream message cannot be encoded: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      this.o.nc.publish(reply, data, END);
+    } catch (err) {
+      throw new FinalFailure(`the end-of-stream message (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
+    }
+    this.o.observer.responsePublished(data.length);
+  }
+
+  /** Best effort: the error message is small, but the connection may be gone. */
+  private publishError(reply: string, type: string, message: string): void {
+    const h = natsHeaders();
+    h.set(Header.Protocol, PROTOCOL_VERSION);
+    h.set(Header.Kind, MessageKind.Error);
+    h.set(Header.ErrorType, type);
+    const data = encoder.encode(JSON.stringify({ type, message: message.slice(0, MAX_ERROR_TEXT) }));
+    try {
+      this.o.nc.publish(reply, data, { headers: h });
+      this.o.observer.responsePublished(data.length);
+    } catch (err) {
+      this.o.logger.debug('error response could not be published', { error: err });
+    }
+  }
+}
+
+
+/** The header's only value, '' when absent, null when repeated (an ambiguous request). */
+function single(h: MsgHdrs | undefined, key: string): string | null {
+  if (h === undefined) return '';
+  const values = h.values(key);
+  if (values.length > 1) return null;
+  return values[0] ?? '';
+}
+
+function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  try {
+    return typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
+  } catch {
+    return String(err);
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The client's side of one request: an async iterator over the decoded responses, fed by the
+ * client's inbox dispatcher. It ends at the end-of-stream message, or fails with a typed error:
+ * remote error, no responders, timeout, cancelled, or cut short.
+ */
+import type { Msg } from '@nats-io/transport-node';
+import { DynamoError, ErrorCode, RemoteError } from '../errors.ts';
+import { decodeBody, isContentType } from './codec.ts';
+import { ContentType, Header, MessageKind, type EndOfStream, type ErrorBody } from './protocol.ts';
+
+export interface StreamHooks {
+  /** Called once when the stream is over, however it ended. `cancel` asks the server to stop. */
+  done(cancel: boolean): void;
+  /** A 503 no-responders status arrived; returns true when the request was re-sent elsewhere. */
+  noResponders(): boolean;
+}
+
+type Waiter = { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void };
+
+export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
+  /** The request id, as the server's handler sees it in `ctx.requestId`. */
+  readonly requestId: string;
+  /** The instance the request was sent to, when one was chosen. */
+  instanceId: string | undefined;
+  private readonly hooks: StreamHooks;
+  private readonly queue: unknown[] = [];
+  private head = 0;
+  private received = 0;
+  private state: 'open' | 'ended' | 'failed' = 'open';
+  private failure: unknown;
+  private waiter: Waiter | undefined;
+  private finalValue: unknown;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly timeoutMs: number;
+  private readonly signal: AbortSignal | undefined;
+  private readonly onAbort = (): void => {
+    this.fail(new DynamoError(ErrorCode.Cancelled, `request ${this.requestId} was cancelled`, { cause: this.signal?.reason }), true);
+  };
+
+  constructor(requestId: string, timeoutMs: number, signal: AbortSignal | undefined, hooks: StreamHooks) {
+    this.requestId = requestId;
+    this.timeoutMs = timeoutMs;
+    this.signal = signal;
+    this.hooks = hooks;
+    if (signal?.aborted) {
+      queueMicrotask(this.onAbort);
+    } else {
+      signal?.addEventListener('abort', this.onAbort, { once: true });
+    }
+    this.timer = setTimeout(() => {
+      this.fail(new DynamoError(ErrorCode.Timeout, `no response to request ${requestId} for ${timeoutMs} ms`), true);
+    }, timeoutMs);
+  }
+
+  /** The value the handler returned at the end of its stream (a generator's `return`), once the stream has ended. */
+  get final(): unknown {
+    return this.finalValue;
+  }
+
+  /** Whether the end-of-stream message has arrived. */
+  get complete(): boolean {
+    return this.state === 'ended';
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.head < this.queue.length) {
+      const value = this.queue[this.head];
+      this.queue[this.head++] = undefined;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue.splice(0, this.head);
+        this.head = 0;
+      }
+      return Promise.resolve({ value: value as T, done: false });
+    }
+    if (this.state === 'ended') return Promise.resolve({ value: undefined, done: true });
+    if (this.state === 'failed') return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => (this.waiter = { resolve: resolve as Waiter['resolve'], reject }));
+  }
+
+  /** Leaving the loop early (`break`, `return`, a throw): tells the server to stop the handler. */
+  return(): Promise<IteratorResult<T>> {
+    if (this.state === 'open') this.settle('ended', undefined, true);
+    this.queue.length = 0;
+    this.head = 0;
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  /** Collects every response. */
+  async collect(): Promise<T[]> {
+    const out: T[] = [];
+    for await (const v of this) out.push(v);
+    return out;
+  }
+
+  /** @internal Fed by the client's inbox dispatcher. */
+  onMessage(msg: Msg): void {
+    if (this.state !== 'open') return;
+    const h = msg.headers;
+    if (h !== undefined && h.code === 503 && msg.data.length === 0) {
+      if (!this.hooks.noResponders()) this.fail(new DynamoError(ErrorCode.NoResponders, `no instance is serving the endpoint (request ${this.requestId})`), false);
+      return;
+    }
+    this.timer?.refresh();
+    const kind = h?.get(Header.Kind) ?? '';
+    if (kind === MessageKind.Data) {
+      const ct = h?.get(Header.ContentType) ?? '';
+      const decoded = decodeBody(msg.data, isContentType(ct) ? ct : ContentType.Json);
+      if (!decoded.ok) return this.fail(new RemoteError('invalid_response', decoded.reason), true);
+      this.received++;
+      this.push(decoded.value);
+      return;
+    }
+    if (kind === MessageKind.End) {
+      let end: EndOfStream & { final?: unknown };
+      try {
+        end = msg.json<EndOfStream & { final?: unknown }>();
+      } catch {
+        return this.fail(new RemoteError('invalid_response', 'malformed end-of-stream message'), false);
+      }
+      if (end.count !== this.received) {
+        return this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: received ${this.received} of ${end.count} responses`), false);
+      }
+      this.finalValue = end.final;
+      return this.settle('ended', undefined, false);
+    }
+    if (kind === MessageKind.Error) {
+      let body: Partial<ErrorBody> = {};
+      try {
+        body = msg.json<ErrorBody>();
+      } catch {
+        /* keep the header's type */
+      }
+      const type = h?.get(Header.ErrorType) || body.type || 'unknown';
+      return this.fail(new RemoteError(type, typeof body.message === 'string' ? body.message : ''), false);
+    }
+    this.fail(new RemoteError('invalid_response', `unknown ${Header.Kind}: ${kind.slice(0, 32)}`), true);
+  }
+
+  /** @internal The connection went away before the end-of-stream message. */
+  cutShort(reason: string): void {
+    this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: ${reason} after ${this.received} responses`), false);
+  }
+
+  private push(value: unknown): void {
+    const w = this.waiter;
+    if (w !== undefined) {
+      this.waiter = undefined;
+      w.resolve({ value, done: false });
+    } else {
+      this.queue.push(value);
+    }
+  }
+
+  private fail(error: unknown, cancel: boolean): void {
+    if (this.state !== 'open') return;
+    this.settle('failed', error, cancel);
+  }
+
+  private settle(state: 'ended' | 'failed', error: unknown, cancel: boolean): void {
+    this.state = state;
+    this.failure = error;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    this.hooks.done(cancel);
+    const w = this.waiter;
+    if (w === undefined) return;
+    this.waiter = undefined;
+    if (state === 'failed') w.reject(error);
+    else w.resolve({ value: undefined, done: true });
+  }
+}
