@@ -60,6 +60,8 @@ export class EndpointClient {
   private seq = 0;
   private sub: Subscription | undefined;
   private unlisten: (() => void) | undefined;
+  /** Requests cut short by an outage: their cancel is sent again once NATS is back. */
+  private orphans: string[] = [];
 
   constructor(transport: ClientTransport, subject: string, logger: Logger, options: ClientOptions = {}) {
     this.transport = transport;
@@ -83,8 +85,23 @@ export class EndpointClient {
       },
     });
     this.unlisten = this.transport.onConnectionChange((connected) => {
-      if (connected) return;
-      for (const stream of [...this.streams.values()]) stream.cutShort('the NATS connection was lost');
+      if (!connected) {
+        for (const stream of [...this.streams.values()]) {
+          this.orphans.push(stream.requestId);
+          stream.cutShort('the NATS connection was lost');
+        }
+        return;
+      }
+      // A cancel published during the outage may reach the server before the serving instance has
+      // subscribed again; NATS drops it then. Repeat it while the instances come back.
+      const ids = this.orphans;
+      this.orphans = [];
+      if (ids.length === 0) return;
+      for (const delay of [250, 1000, 3000]) {
+        setTimeout(() => {
+          for (const id of ids) this.sendCancel(id);
+        }, delay).unref();
+      }
     });
     await nc.flush();
   }

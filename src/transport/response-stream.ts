@@ -142,7 +142,8 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
 
   /** @internal The connection went away before the end-of-stream message. */
   cutShort(reason: string): void {
-    this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: ${reason} after ${this.received} responses`), false);
+    // The cancel is buffered by the NATS client while it reconnects, so the handler still learns.
+    this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: ${reason} after ${this.received} responses`), true);
   }
 
   private push(value: unknown): void {
