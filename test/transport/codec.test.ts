@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeBody, encodeBody } from '../../src/transport/codec.ts';
+import { cancelSubject, ContentType, endpointSubject, instanceSubject, REQUEST_ID_RE } from '../../src/transport/protocol.ts';
+
+describe('codec', () => {
+  it('encodes JSON values and passes bytes through untouched', () => {
+    assert.deepEqual(encodeBody({ a: 'é' }), { data: new TextEncoder().encode('{"a":"é"}'), contentType: ContentType.Json });
+    const raw = new Uint8Array([0, 1, 255]);
+    const enc = encodeBody(raw);
+    assert.equal(enc.data, raw);
+    assert.equal(enc.contentType, ContentType.Bytes);
+    assert.equal(encodeBody(null).data.length, 4);
+  });
+
+  it('refuses what JSON cannot carry', () => {
+    assert.throws(() => encodeBody(undefined), /cannot encode undefined/);
+    assert.throws(() => encodeBody(1n), TypeError);
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    assert.throws(() => encodeBody(cyclic), TypeError);
+  });
+
+  it('reports undecodable bodies as values, never throws', () => {
+    assert.deepEqual(decodeBody(new TextEncoder().encode('[1,2]')), { ok: true, value: [1, 2] });
+    assert.deepEqual(decodeBody(new Uint8Array()), { ok: false, reason: 'empty body is not JSON' });
+    assert.deepEqual(decodeBody(new Uint8Array([0xc3, 0x28])), { ok: false, reason: 'body is not valid UTF-8' });
+    const bad = decodeBody(new TextEncoder().encode('{"a":'));
+    assert.equal(bad.ok, false);
+    const bytes = new Uint8Array([0xff]);
+    assert.deepEqual(decodeBody(bytes, ContentType.Bytes), { ok: true, value: bytes });
+  });
+
+  it('names subjects from the hierarchy', () => {
+    const base = endpointSubject('ns', 'comp', 'ep');
+    assert.equal(base, 'dynamo.ns.comp.ep');
+    assert.equal(instanceSubject(base, 'abc'), 'dynamo.ns.comp.ep.abc');
+    assert.equal(cancelSubject(base), '_DYN.CANCEL.ns.comp.ep');
+    assert.ok(REQUEST_ID_RE.test('AbC_12-x'));
+    assert.ok(!REQUEST_ID_RE.test('a b'));
+    assert.ok(!REQUEST_ID_RE.test('x'.repeat(65)));
+  });
+});
