@@ -20,7 +20,7 @@ export { EndpointRecorder } from './metrics/endpoint-recorder.ts';
 export { EndpointMetricsProducer } from './metrics/endpoint-producer.ts';
 export { PrometheusReader } from './metrics/prometheus-reader.ts';
 export type { PrometheusReaderOptions } from './metrics/prometheus-reader.ts';
-export { serializeResourceMetrics } from './metrics/prometheus-serializer.ts';
+export { PrometheusSerializer, serializeResourceMetrics } from './metrics/prometheus-serializer.ts';
 export type { PrometheusSerializerOptions } from './metrics/prometheus-serializer.ts';
 export { MetricKind } from './metrics/custom-metrics.ts';
 export type {

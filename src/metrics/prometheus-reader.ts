@@ -4,7 +4,7 @@
  * (`runtime.prometheusReader`) and /metrics keeps working in their setup.
  */
 import { MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
-import { serializeResourceMetrics, type PrometheusSerializerOptions } from './prometheus-serializer.ts';
+import { PrometheusSerializer, type PrometheusSerializerOptions } from './prometheus-serializer.ts';
 
 export interface PrometheusReaderOptions extends PrometheusSerializerOptions {
   /** Extra producers collected with the SDK's own instruments (the endpoint metrics producer). Default none. */
@@ -12,19 +12,19 @@ export interface PrometheusReaderOptions extends PrometheusSerializerOptions {
 }
 
 export class PrometheusReader extends MetricReader {
-  private readonly serializerOptions: PrometheusSerializerOptions;
+  private readonly serializer: PrometheusSerializer;
 
   constructor(options: PrometheusReaderOptions = {}) {
     const { metricProducers, ...serializerOptions } = options;
     super(metricProducers === undefined ? {} : { metricProducers });
-    this.serializerOptions = serializerOptions;
+    this.serializer = new PrometheusSerializer(serializerOptions);
   }
 
   /** Collects and renders one exposition. Errors of individual producers are reported, not thrown. */
   async scrape(): Promise<string> {
     const { resourceMetrics, errors } = await this.collect();
     for (const error of errors) this.onCollectError(error);
-    return serializeResourceMetrics(resourceMetrics, this.serializerOptions);
+    return this.serializer.serialize(resourceMetrics);
   }
 
   /** Where collection errors go; the runtime points it at its logger. */

@@ -27,19 +27,44 @@ interface Family {
   readonly lines: string[];
 }
 
-const labelCache = new WeakMap<Attributes, string>();
-const warned = new Set<string>();
+export class PrometheusSerializer {
+  private readonly options: PrometheusSerializerOptions;
+  /** Label strings by attribute set: producers hand the same frozen sets every collection. */
+  private readonly labelCache = new WeakMap<Attributes, string>();
+  private readonly warned = new Set<string>();
 
-function warnOnce(key: string, message: string): void {
-  if (warned.has(key)) return;
-  warned.add(key);
-  diag.warn(message);
+  constructor(options: PrometheusSerializerOptions = {}) {
+    this.options = options;
+  }
+
+  serialize(resourceMetrics: ResourceMetrics): Promise<string> {
+    return serialize(resourceMetrics, this.options, this);
+  }
+
+  /** @internal */
+  warnOnce(key: string, message: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    diag.warn(message);
+  }
+
+  /** @internal `name="value",…` with names sanitized and sorted (see `renderLabels`), cached per attribute set. */
+  labels(attributes: Attributes): string {
+    let text = this.labelCache.get(attributes);
+    if (text === undefined) {
+      text = renderLabels(attributes);
+      this.labelCache.set(attributes, text);
+    }
+    return text;
+  }
 }
 
-export async function serializeResourceMetrics(
-  resourceMetrics: ResourceMetrics,
-  options: PrometheusSerializerOptions = {},
-): Promise<string> {
+/** One-off rendering; keep a `PrometheusSerializer` to reuse its label cache across scrapes. */
+export function serializeResourceMetrics(resourceMetrics: ResourceMetrics, options: PrometheusSerializerOptions = {}): Promise<string> {
+  return new PrometheusSerializer(options).serialize(resourceMetrics);
+}
+
+async function serialize(resourceMetrics: ResourceMetrics, options: PrometheusSerializerOptions, ctx: PrometheusSerializer): Promise<string> {
   const withScopeLabels = options.withScopeLabels ?? false;
   const yieldEvery = options.yieldEvery ?? 4000;
   const families = new Map<string, Family>();
@@ -50,7 +75,7 @@ export async function serializeResourceMetrics(
       ? `otel_scope_name="${escapeLabelValue(scope.name)}",otel_scope_version="${escapeLabelValue(scope.version ?? '')}"`
       : '';
     for (const metric of metrics) {
-      sinceYield += renderMetric(families, metric, scopeLabels);
+      sinceYield += renderMetric(ctx, families, metric, scopeLabels);
       if (sinceYield >= yieldEvery) {
         sinceYield = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
@@ -60,7 +85,7 @@ export async function serializeResourceMetrics(
 
   const out: string[] = [];
   if (options.withTargetInfo ?? true) {
-    const labels = labelString(resourceMetrics.resource.attributes);
+    const labels = ctx.labels(resourceMetrics.resource.attributes);
     out.push(`# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels === '' ? '' : `{${labels}}`} 1\n`);
   }
   for (const name of [...families.keys()].sort()) {
@@ -71,7 +96,7 @@ export async function serializeResourceMetrics(
 }
 
 /** Renders one metric into its family; returns the number of data points rendered. */
-function renderMetric(families: Map<string, Family>, metric: MetricData, scopeLabels: string): number {
+function renderMetric(ctx: PrometheusSerializer, families: Map<string, Family>, metric: MetricData, scopeLabels: string): number {
   const { descriptor } = metric;
   let type: PromType;
   let name = sanitizeMetricName(descriptor.name);
@@ -91,7 +116,7 @@ function renderMetric(families: Map<string, Family>, metric: MetricData, scopeLa
       type = 'histogram';
       break;
     default:
-      warnOnce(`exp:${name}`, `Prometheus exposition: ${name} is an exponential histogram, which text format 0.0.4 cannot carry; it is left out of /metrics`);
+      ctx.warnOnce(`exp:${name}`, `Prometheus exposition: ${name} is an exponential histogram, which text format 0.0.4 cannot carry; it is left out of /metrics`);
       return 0;
   }
 
@@ -100,14 +125,14 @@ function renderMetric(families: Map<string, Family>, metric: MetricData, scopeLa
     family = { type, help: descriptor.description || name, lines: [] };
     families.set(name, family);
   } else if (family.type !== type) {
-    warnOnce(`type:${name}:${type}`, `Prometheus exposition: ${name} is already a ${family.type}; a ${type} of the same name is left out of /metrics`);
+    ctx.warnOnce(`type:${name}:${type}`, `Prometheus exposition: ${name} is already a ${family.type}; a ${type} of the same name is left out of /metrics`);
     return 0;
   }
 
   const lines = family.lines;
   if (metric.dataPointType === DataPointType.HISTOGRAM) {
     for (const dp of metric.dataPoints) {
-      const labels = joinLabels(labelString(dp.attributes), scopeLabels);
+      const labels = joinLabels(ctx.labels(dp.attributes), scopeLabels);
       const prefix = labels === '' ? '' : `${labels},`;
       const { boundaries, counts } = dp.value.buckets;
       let cumulative = 0;
@@ -125,7 +150,7 @@ function renderMetric(families: Map<string, Family>, metric: MetricData, scopeLa
     }
   } else {
     for (const dp of metric.dataPoints) {
-      const labels = joinLabels(labelString(dp.attributes), scopeLabels);
+      const labels = joinLabels(ctx.labels(dp.attributes), scopeLabels);
       lines.push(`${name}${labels === '' ? '' : `{${labels}}`} ${formatNumber(dp.value)}\n`);
     }
   }
@@ -143,9 +168,7 @@ function joinLabels(a: string, b: string): string {
  * label name have their values joined with `;` (OpenTelemetry's Prometheus compatibility rule),
  * so a series never carries a duplicate label.
  */
-function labelString(attributes: Attributes): string {
-  const cached = labelCache.get(attributes);
-  if (cached !== undefined) return cached;
+function renderLabels(attributes: Attributes): string {
   const merged = new Map<string, string>();
   for (const key of Object.keys(attributes).sort()) {
     const raw = attributes[key];
@@ -157,9 +180,7 @@ function labelString(attributes: Attributes): string {
   }
   const parts: string[] = [];
   for (const label of [...merged.keys()].sort()) parts.push(`${label}="${escapeLabelValue(merged.get(label)!)}"`);
-  const text = parts.join(',');
-  if (typeof attributes === 'object') labelCache.set(attributes, text);
-  return text;
+  return parts.join(',');
 }
 
 function attributeToString(value: AttributeValue): string {

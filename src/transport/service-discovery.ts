@@ -100,6 +100,7 @@ export class ServiceResponder {
           started: this.started,
           endpoints: eps.map((e) => {
             const s = e.stats();
+            const ns = Math.round(s.processing_time);
             return {
               name: e.name,
               subject: e.subject,
@@ -107,8 +108,8 @@ export class ServiceResponder {
               num_requests: s.num_requests,
               num_errors: s.num_errors,
               last_error: '',
-              processing_time: Math.round(s.processing_time),
-              average_processing_time: s.num_requests === 0 ? 0 : Math.round(s.processing_time / s.num_requests),
+              processing_time: ns,
+              average_processing_time: s.num_requests === 0 ? 0 : Math.round(ns / s.num_requests),
             };
           }),
         };
