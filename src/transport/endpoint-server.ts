@@ -179,16 +179,13 @@ export class EndpointServer<TEndpoint> {
     let iterator: AsyncIterator<unknown, unknown> | undefined;
     let count = 0;
     let final: unknown;
-    // Whatever the engine awaits, a cancellation ends the wait: a handler that never yields
-    // still lets its request end (and in-flight go down) when the client gives up.
-    const cancelled = new Promise<typeof CANCELLED>((resolve) => (st.wake = () => resolve(CANCELLED)));
     try {
       let out = this.o.engine(request, st.ctx);
-      if (isPromiseLike(out)) out = await Promise.race([out, cancelled]);
+      if (isPromiseLike(out)) out = await orCancelled(st, out);
       if (out !== CANCELLED && isAsyncIterable(out)) {
         iterator = out[Symbol.asyncIterator]();
         for (;;) {
-          const step = await Promise.race([iterator.next(), cancelled]);
+          const step = await orCancelled(st, iterator.next());
           if (step === CANCELLED || st.cancelled) break;
           if (step.done === true) {
             final = step.value;
@@ -292,6 +289,19 @@ export class EndpointServer<TEndpoint> {
   }
 }
 
+
+/**
+ * Whatever the engine awaits, a cancellation ends the wait: a handler that never yields still lets
+ * its request end (and in-flight go down) when the client gives up. A fresh promise per wait —
+ * racing one long-lived promise would pile a reaction onto it per streamed item.
+ */
+function orCancelled<T>(st: { wake: (() => void) | undefined; cancelled: boolean }, work: PromiseLike<T>): Promise<T | typeof CANCELLED> {
+  if (st.cancelled) return Promise.resolve(CANCELLED);
+  return new Promise<T | typeof CANCELLED>((resolve, reject) => {
+    st.wake = () => resolve(CANCELLED);
+    work.then(resolve, reject);
+  });
+}
 
 /** The header's only value, '' when absent, null when repeated (an ambiguous request). */
 function single(h: MsgHdrs | undefined, key: string): string | null {
