@@ -7,6 +7,7 @@ import type { LogLevel } from '../logging/logger.ts';
 import { validateBuckets } from '../metrics/buckets.ts';
 import { DEFAULT_DURATION_BUCKETS } from '../metrics/names.ts';
 import { DEFAULT_NATS_SERVER, DEFAULT_SYSTEM_HOST, DEFAULT_SYSTEM_PORT, readEnvConfig, type Env } from './env.ts';
+import { parseKeyValues, readOtlpConfig, type OtlpConfig } from './otlp-env.ts';
 
 export interface SystemServerOptions {
   /** Start the system status server. Default: `DYN_SYSTEM_ENABLED`, else `false`. */
@@ -25,6 +26,10 @@ export interface ResolvedConfig {
   natsServers: string[];
   durationBuckets: readonly number[];
   serviceName: string;
+  /** The resource: `OTEL_RESOURCE_ATTRIBUTES`, then `service.name` and `service.instance.id`. */
+  resourceAttributes: Record<string, string>;
+  /** OTLP push, when the environment asks for it. */
+  otlp: OtlpConfig | undefined;
 }
 
 export interface ConfigInput {
@@ -33,6 +38,7 @@ export interface ConfigInput {
   logLevel?: LogLevel | undefined;
   durationBuckets?: readonly number[] | undefined;
   serviceName?: string | undefined;
+  instanceId: string;
 }
 
 export function resolveConfig(input: ConfigInput): ResolvedConfig {
@@ -42,7 +48,8 @@ export function resolveConfig(input: ConfigInput): ResolvedConfig {
     throw new DynamoError(ErrorCode.InvalidOption, `system.port ${String(port)} is not valid: expected a whole number from 0 to 65535`);
   }
   const buckets = input.durationBuckets === undefined ? fromEnv.durationBuckets ?? DEFAULT_DURATION_BUCKETS : validateBuckets(input.durationBuckets, 'durationBuckets');
-  const serviceName = input.serviceName ?? nonEmpty(input.env['OTEL_SERVICE_NAME']) ?? 'dynamo';
+  const fromResourceEnv = parseKeyValues(input.env, 'OTEL_RESOURCE_ATTRIBUTES');
+  const serviceName = input.serviceName ?? nonEmpty(input.env['OTEL_SERVICE_NAME']) ?? fromResourceEnv['service.name'] ?? 'dynamo';
   return {
     systemEnabled: input.system?.enabled ?? fromEnv.systemEnabled ?? false,
     systemPort: port,
@@ -51,6 +58,8 @@ export function resolveConfig(input: ConfigInput): ResolvedConfig {
     natsServers: fromEnv.natsServers ?? [DEFAULT_NATS_SERVER],
     durationBuckets: Object.freeze([...buckets]),
     serviceName,
+    resourceAttributes: { 'service.instance.id': input.instanceId, ...fromResourceEnv, 'service.name': serviceName },
+    otlp: readOtlpConfig(input.env),
   };
 }
 

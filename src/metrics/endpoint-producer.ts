@@ -25,29 +25,101 @@ interface Registered {
   readonly recorder: EndpointRecorder;
 }
 
-const EMPTY_RESOURCE = resourceFromAttributes({});
-
-export class EndpointMetricsProducer implements MetricProducer {
-  private readonly endpoints: Registered[] = [];
+/** The endpoints whose automatic metrics are exported, shared by every producer of a runtime. */
+export class EndpointRegistry {
+  readonly entries: Registered[] = [];
 
   /** Starts exporting `recorder` under `scope`; its series appear, at 0, from the next collection. */
   add(scope: InstrumentationScope, recorder: EndpointRecorder): void {
-    this.endpoints.push({ scope, recorder });
+    this.entries.push({ scope, recorder });
   }
+}
 
-  get size(): number {
-    return this.endpoints.length;
+/** `delta` (and `lowmemory`, which is the same for these instruments) reports counters and the histogram as differences since the last collection; in-flight stays cumulative, as OpenTelemetry prescribes for up-down counters. */
+export type ProducerTemporality = 'cumulative' | 'delta';
+
+interface Snapshot {
+  time: HrTime;
+  requests: number;
+  requestBytes: number;
+  responseBytes: number;
+  errors: Float64Array;
+  buckets: Float64Array;
+  sum: number;
+  count: number;
+}
+
+const EMPTY_RESOURCE = resourceFromAttributes({});
+
+/**
+ * One per reader: a cumulative one serves /metrics, an OTLP reader gets one of its temporality.
+ * A delta producer remembers what it last reported, so two readers never share that state.
+ */
+export class EndpointMetricsProducer implements MetricProducer {
+  private readonly registry: EndpointRegistry;
+  private readonly temporality: ProducerTemporality;
+  private readonly last = new Map<EndpointRecorder, Snapshot>();
+
+  constructor(registry: EndpointRegistry, temporality: ProducerTemporality = 'cumulative') {
+    this.registry = registry;
+    this.temporality = temporality;
   }
 
   async collect(): Promise<CollectionResult> {
     const endTime = hrTime();
-    const scopeMetrics: ScopeMetrics[] = new Array(this.endpoints.length);
-    for (let i = 0; i < this.endpoints.length; i++) {
-      const { scope, recorder } = this.endpoints[i]!;
-      scopeMetrics[i] = { scope, metrics: recorderMetrics(recorder, endTime) };
+    const entries = this.registry.entries;
+    const scopeMetrics: ScopeMetrics[] = new Array(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const { scope, recorder } = entries[i]!;
+      scopeMetrics[i] = { scope, metrics: this.temporality === 'cumulative' ? recorderMetrics(recorder, endTime) : this.deltaMetrics(recorder, endTime) };
     }
     // The reader keeps the SDK's resource; this one is never used.
     return { resourceMetrics: { resource: EMPTY_RESOURCE, scopeMetrics }, errors: [] };
+  }
+
+  private deltaMetrics(r: EndpointRecorder, endTime: HrTime): MetricData[] {
+    const prev = this.last.get(r);
+    const now: Snapshot = {
+      time: endTime,
+      requests: r.requests,
+      requestBytes: r.requestBytes,
+      responseBytes: r.responseBytes,
+      errors: Float64Array.from(r.errors),
+      buckets: Float64Array.from(r.bucketCounts),
+      sum: r.durationSum,
+      count: r.durationCount,
+    };
+    this.last.set(r, now);
+    const startTime = prev?.time ?? r.startTime;
+    const attributes = r.attributes;
+    const d = (key: 'requests' | 'requestBytes' | 'responseBytes'): DataPoint<number>[] => [
+      { startTime, endTime, attributes, value: now[key] - (prev?.[key] ?? 0) },
+    ];
+    const errorPoints = Array.from(now.errors, (v, i) => ({ startTime, endTime, attributes: r.errorAttributes[i]!, value: v - (prev?.errors[i] ?? 0) }));
+    return [
+      sum(DESCRIPTORS.requests, true, d('requests'), AggregationTemporality.DELTA),
+      sum(DESCRIPTORS.requestBytes, true, d('requestBytes'), AggregationTemporality.DELTA),
+      sum(DESCRIPTORS.responseBytes, true, d('responseBytes'), AggregationTemporality.DELTA),
+      sum(DESCRIPTORS.errors, true, errorPoints, AggregationTemporality.DELTA),
+      {
+        descriptor: DESCRIPTORS.duration,
+        aggregationTemporality: AggregationTemporality.DELTA,
+        dataPointType: DataPointType.HISTOGRAM,
+        dataPoints: [
+          {
+            startTime,
+            endTime,
+            attributes,
+            value: {
+              buckets: { boundaries: Array.from(r.bounds), counts: Array.from(now.buckets, (v, i) => v - (prev?.buckets[i] ?? 0)) },
+              sum: now.sum - (prev?.sum ?? 0),
+              count: now.count - (prev?.count ?? 0),
+            },
+          },
+        ],
+      },
+      sum(DESCRIPTORS.inflight, false, [{ startTime: r.startTime, endTime, attributes, value: r.inflight }]),
+    ];
   }
 }
 
@@ -68,10 +140,11 @@ function sum(
   desc: (typeof DESCRIPTORS)[keyof typeof DESCRIPTORS],
   isMonotonic: boolean,
   dataPoints: DataPoint<number>[],
+  aggregationTemporality: AggregationTemporality = AggregationTemporality.CUMULATIVE,
 ): MetricData {
   return {
     descriptor: desc,
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    aggregationTemporality,
     dataPointType: DataPointType.SUM,
     isMonotonic,
     dataPoints,

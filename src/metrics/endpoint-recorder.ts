@@ -33,6 +33,8 @@ export class EndpointRecorder {
   durationCount = 0;
   durationMin = Infinity;
   durationMax = -Infinity;
+  /** Also receives every duration, when the metrics go through a provider we do not own (see api-bridge.ts). */
+  durationSink: ((seconds: number) => void) | undefined = undefined;
   /** Start of the cumulative series, set when the endpoint starts serving. */
   startTime: HrTime = hrTime();
   private readonly logger: Logger;
@@ -94,6 +96,7 @@ export class EndpointRecorder {
     this.durationCount++;
     if (seconds < this.durationMin) this.durationMin = seconds;
     if (seconds > this.durationMax) this.durationMax = seconds;
+    if (this.durationSink !== undefined) this.durationSink(seconds);
   }
 
   errorCount(type: ErrorType): number {

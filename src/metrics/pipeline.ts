@@ -1,63 +1,86 @@
 /**
- * The runtime's metrics pipeline: which `MeterProvider` instruments come from, the endpoint
- * metrics producer, and the Prometheus reader behind /metrics.
+ * The runtime's metrics pipeline: where instruments come from, how the endpoint metrics reach
+ * readers, the Prometheus reader behind /metrics, and OTLP push.
  *
  * Embedded (default): a fresh SDK `MeterProvider` with a resource naming the service and this
- * runtime instance, and our Prometheus reader. Bring-your-own: the user's provider supplies the
- * meters and `prometheusReader` is theirs to add to it.
+ * runtime instance; the endpoint metrics reach its readers through `EndpointMetricsProducer`s
+ * (one per reader, in that reader's temporality): the hot path stays plain arithmetic.
+ *
+ * External (the user's provider, or the global one): everything goes through the
+ * `@opentelemetry/api`, so every reader the user configured gets it — counters and in-flight as
+ * observable instruments reading the same plain numbers, the duration as a histogram recorded per
+ * request (about a microsecond more per request: the SDK hashes the attribute set).
+ * `prometheusReader` is then theirs to add to their provider.
  */
-import { type Meter, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
+import { metrics as otelApi, type Meter, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import { MeterProvider, type IMetricReader } from '@opentelemetry/sdk-metrics';
-import { EndpointMetricsProducer } from './endpoint-producer.ts';
-import { UPTIME_NAMESPACE, Label, UptimeMetric } from './names.ts';
-import { PrometheusReader } from './prometheus-reader.ts';
+import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { Temporality, type OtlpConfig } from '../config/otlp-env.ts';
+import { DynamoError, ErrorCode } from '../errors.ts';
+import type { Logger } from '../logging/logger.ts';
 import { VERSION } from '../version.ts';
+import { EndpointMetricsProducer, EndpointRegistry } from './endpoint-producer.ts';
+import type { EndpointRecorder } from './endpoint-recorder.ts';
+import { bridgeToApi } from './api-bridge.ts';
+import { UPTIME_NAMESPACE, Label, UptimeMetric } from './names.ts';
+import { createOtlpExporter, LoggingExporter } from './otlp-exporter.ts';
+import { PrometheusReader } from './prometheus-reader.ts';
 
 export interface MetricsPipelineOptions {
-  serviceName: string;
-  instanceId: string;
+  /** Resource attributes (service.name, service.instance.id, OTEL_RESOURCE_ATTRIBUTES…). */
+  resourceAttributes: Record<string, string>;
   withScopeLabels: boolean;
-  /** The user's provider; when absent an embedded SDK provider is built. */
-  meterProvider?: ApiMeterProvider | undefined;
-  /** More readers for the embedded provider (OTLP push). */
-  readers?: IMetricReader[];
+  /** The user's provider, `'global'` for the one registered with `@opentelemetry/api`; absent: embedded SDK. */
+  meterProvider?: ApiMeterProvider | 'global' | undefined;
+  /** OTLP push settings, for the embedded provider. */
+  otlp?: OtlpConfig | undefined;
+  logger: Logger;
   /** Where the uptime clock starts (`performance.now()` mark). */
   startMark: number;
 }
 
 export class MetricsPipeline {
-  readonly endpointProducer = new EndpointMetricsProducer();
+  readonly registry = new EndpointRegistry();
   readonly prometheusReader: PrometheusReader;
   readonly meterProvider: ApiMeterProvider;
   readonly resource: Resource;
+  /** True when the user's (or the global) provider is used. */
+  readonly external: boolean;
   private readonly embedded: MeterProvider | undefined;
 
   constructor(options: MetricsPipelineOptions) {
+    this.resource = defaultResource().merge(resourceFromAttributes(options.resourceAttributes));
+    this.external = options.meterProvider !== undefined;
     this.prometheusReader = new PrometheusReader({
-      metricProducers: [this.endpointProducer],
+      ...(this.external ? {} : { metricProducers: [new EndpointMetricsProducer(this.registry)] }),
       withScopeLabels: options.withScopeLabels,
     });
-    this.resource = defaultResource().merge(
-      resourceFromAttributes({ 'service.name': options.serviceName, 'service.instance.id': options.instanceId }),
-    );
     if (options.meterProvider === undefined) {
-      this.embedded = new MeterProvider({
-        resource: this.resource,
-        readers: [this.prometheusReader, ...(options.readers ?? [])],
-      });
+      const readers: IMetricReader[] = [this.prometheusReader];
+      if (options.otlp !== undefined) readers.push(otlpReader(options.otlp, this.registry, options.logger));
+      this.embedded = new MeterProvider({ resource: this.resource, readers });
       this.meterProvider = this.embedded;
     } else {
       this.embedded = undefined;
-      this.meterProvider = options.meterProvider;
+      this.meterProvider = options.meterProvider === 'global' ? globalProvider() : options.meterProvider;
+      if (options.otlp !== undefined) {
+        options.logger.warn('OTLP environment variables are ignored with your own MeterProvider: configure its readers instead');
+      }
     }
     const startMark = options.startMark;
-    this.meter('dynamo').createObservableGauge(UptimeMetric.name, { description: UptimeMetric.help, unit: UptimeMetric.unit })
+    this.meter('dynamo')
+      .createObservableGauge(UptimeMetric.name, { description: UptimeMetric.help, unit: UptimeMetric.unit })
       .addCallback((result) => result.observe((performance.now() - startMark) / 1000, { [Label.Namespace]: UPTIME_NAMESPACE }));
   }
 
   meter(scopeName: string): Meter {
     return this.meterProvider.getMeter(scopeName, VERSION);
+  }
+
+  /** An endpoint starts serving: its automatic metrics are exported from now on. */
+  addEndpoint(scopeName: string, recorder: EndpointRecorder, meter: () => Meter): void {
+    if (this.external) bridgeToApi(meter(), recorder);
+    else this.registry.add({ name: scopeName, version: VERSION }, recorder);
   }
 
   /** Renders /metrics. */
@@ -75,3 +98,34 @@ export class MetricsPipeline {
   }
 }
 
+function otlpReader(config: OtlpConfig, registry: EndpointRegistry, logger: Logger): PeriodicExportingMetricReader {
+  let timeoutMs = config.timeoutMs;
+  if (timeoutMs > config.intervalMs) {
+    logger.warn('OTEL_METRIC_EXPORT_TIMEOUT is longer than OTEL_METRIC_EXPORT_INTERVAL; using the interval', { timeout_ms: timeoutMs, interval_ms: config.intervalMs });
+    timeoutMs = config.intervalMs;
+  }
+  const exporter = new LoggingExporter(createOtlpExporter({ ...config, timeoutMs }), logger, config.url);
+  logger.info('OTLP metrics export on', { protocol: config.protocol, url: config.url, interval_ms: config.intervalMs, temporality: config.temporality });
+  return new PeriodicExportingMetricReader({
+    exporter,
+    exportIntervalMillis: config.intervalMs,
+    exportTimeoutMillis: timeoutMs,
+    metricProducers: [new EndpointMetricsProducer(registry, config.temporality === Temporality.Cumulative ? 'cumulative' : 'delta')],
+  });
+}
+
+/**
+ * Resolved when the runtime is created — never when this package is imported — so an SDK
+ * registered after the import is found. Still none: an error, not a runtime that silently
+ * records into the no-op provider.
+ */
+function globalProvider(): ApiMeterProvider {
+  const provider = otelApi.getMeterProvider();
+  if (provider.getMeter('dynamo-otel-probe').constructor.name === 'NoopMeter') {
+    throw new DynamoError(
+      ErrorCode.InvalidOption,
+      "meterProvider: 'global', but no global MeterProvider is registered: register your SDK (metrics.setGlobalMeterProvider or NodeSDK.start()) before DistributedRuntime.create(), or pass the provider itself",
+    );
+  }
+  return provider;
+}

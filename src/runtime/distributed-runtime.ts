@@ -29,8 +29,12 @@ export interface DistributedRuntimeOptions {
   logLevel?: LogLevel;
   /** Where log lines go. Default: stderr. */
   logSink?: LogSink;
-  /** Use this OpenTelemetry `MeterProvider` instead of the embedded SDK. Add `runtime.prometheusReader` to it to keep /metrics. */
-  meterProvider?: MeterProvider;
+  /**
+   * Use this OpenTelemetry `MeterProvider` instead of the embedded SDK (`'global'`: the one
+   * registered with `@opentelemetry/api`, looked up when the runtime is created). The endpoint
+   * metrics then reach every reader it has; add `runtime.prometheusReader` to it to keep /metrics.
+   */
+  meterProvider?: MeterProvider | 'global';
   /** `service.name` of the resource. Default: `OTEL_SERVICE_NAME`, else `dynamo`. */
   serviceName?: string;
   /** Add `otel_scope_name`/`otel_scope_version` labels to every series on /metrics. Default `false`. */
@@ -79,6 +83,7 @@ export class DistributedRuntime {
       logLevel: options.logLevel,
       durationBuckets: options.durationBuckets,
       serviceName: options.serviceName,
+      instanceId: this.instanceId,
     });
     this.logger = createLogger(this.config.logLevel, options.logSink);
     this.natsOptions = options.nats ?? {};
@@ -88,10 +93,11 @@ export class DistributedRuntime {
       throw new DynamoError(ErrorCode.InvalidOption, `shutdownGraceMs ${String(graceMs)} is not valid: expected a non-negative number of ms`);
     }
     this.pipeline = new MetricsPipeline({
-      serviceName: this.config.serviceName,
-      instanceId: this.instanceId,
+      resourceAttributes: this.config.resourceAttributes,
       withScopeLabels: options.withScopeLabels ?? false,
       meterProvider: options.meterProvider,
+      otlp: this.config.otlp,
+      logger: this.logger,
       startMark: this.startMark,
     });
     this.pipeline.prometheusReader.onCollectError = (error) => this.logger.once(`collect:${String(error)}`, 'warn', 'metric collection error', { error });
@@ -189,6 +195,11 @@ export class DistributedRuntime {
   /** The Prometheus exposition, exactly as /metrics serves it. */
   metricsText(): Promise<string> {
     return this.pipeline.scrape();
+  }
+
+  /** Pushes the current metrics to OTLP now (no-op without OTLP or with your own provider). */
+  forceFlush(): Promise<void> {
+    return this.pipeline.flush();
   }
 
   health(): HealthReport {

@@ -8,7 +8,6 @@ import type { Component } from './component.ts';
 import type { RuntimeContext } from './context.ts';
 import { MetricsNode } from './metrics-node.ts';
 import { validateName } from './names.ts';
-import { VERSION } from '../version.ts';
 import { EndpointClient, type ClientOptions } from '../transport/client.ts';
 import { EndpointServer, type ServerEngine } from '../transport/endpoint-server.ts';
 import { endpointSubject } from '../transport/protocol.ts';
@@ -77,7 +76,7 @@ export class Endpoint extends MetricsNode {
     if (serving && !this.metricsStarted) {
       this.metricsStarted = true;
       this.recorder.startTime = hrTime();
-      this.ctx.pipeline.endpointProducer.add({ name: this.scopeName, version: VERSION }, this.recorder);
+      this.ctx.pipeline.addEndpoint(this.scopeName, this.recorder, () => this.meter);
     }
     this.servingState = serving;
   }
