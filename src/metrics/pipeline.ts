@@ -32,6 +32,8 @@ export interface MetricsPipelineOptions {
   withScopeLabels: boolean;
   /** The user's provider, `'global'` for the one registered with `@opentelemetry/api`; absent: embedded SDK. */
   meterProvider?: ApiMeterProvider | 'global' | undefined;
+  /** The user's reader for /metrics (external provider only). */
+  prometheusReader?: PrometheusReader | undefined;
   /** OTLP push settings, for the embedded provider. */
   otlp?: OtlpConfig | undefined;
   logger: Logger;
@@ -51,10 +53,18 @@ export class MetricsPipeline {
   constructor(options: MetricsPipelineOptions) {
     this.resource = defaultResource().merge(resourceFromAttributes(options.resourceAttributes));
     this.external = options.meterProvider !== undefined;
-    this.prometheusReader = new PrometheusReader({
-      ...(this.external ? {} : { metricProducers: [new EndpointMetricsProducer(this.registry)] }),
-      withScopeLabels: options.withScopeLabels,
-    });
+    if (options.prometheusReader !== undefined && !this.external) {
+      throw new DynamoError(ErrorCode.InvalidOption, 'prometheusReader is for use with your own meterProvider; the embedded one has its own');
+    }
+    this.prometheusReader =
+      options.prometheusReader ??
+      new PrometheusReader({
+        ...(this.external ? {} : { metricProducers: [new EndpointMetricsProducer(this.registry)] }),
+        withScopeLabels: options.withScopeLabels,
+      });
+    if (this.external && options.prometheusReader === undefined) {
+      options.logger.warn('with your own MeterProvider, /metrics needs a PrometheusReader you added to it: pass it as prometheusReader');
+    }
     if (options.meterProvider === undefined) {
       const readers: IMetricReader[] = [this.prometheusReader];
       if (options.otlp !== undefined) readers.push(otlpReader(options.otlp, this.registry, options.logger));
@@ -84,7 +94,10 @@ export class MetricsPipeline {
   }
 
   /** Renders /metrics. */
-  scrape(): Promise<string> {
+  async scrape(): Promise<string> {
+    if (!this.prometheusReader.bound) {
+      throw new DynamoError(ErrorCode.InvalidOption, 'the Prometheus reader is not part of any MeterProvider: add it to your provider\'s readers and pass it as prometheusReader');
+    }
     return this.prometheusReader.scrape();
   }
 

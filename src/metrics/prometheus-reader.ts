@@ -20,6 +20,17 @@ export class PrometheusReader extends MetricReader {
     this.serializer = new PrometheusSerializer(serializerOptions);
   }
 
+  /** Whether a `MeterProvider` has taken this reader (only then can it collect). */
+  get bound(): boolean {
+    return this.isBound;
+  }
+
+  private isBound = false;
+
+  protected override onInitialized(): void {
+    this.isBound = true;
+  }
+
   /** Collects and renders one exposition. Errors of individual producers are reported, not thrown. */
   async scrape(): Promise<string> {
     const { resourceMetrics, errors } = await this.collect();

@@ -35,6 +35,11 @@ export interface DistributedRuntimeOptions {
    * metrics then reach every reader it has; add `runtime.prometheusReader` to it to keep /metrics.
    */
   meterProvider?: MeterProvider | 'global';
+  /**
+   * The reader /metrics serves. Only needed with your own `meterProvider`: create a
+   * `PrometheusReader`, put it in your provider's readers, and pass it here too.
+   */
+  prometheusReader?: PrometheusReader;
   /** `service.name` of the resource. Default: `OTEL_SERVICE_NAME`, else `dynamo`. */
   serviceName?: string;
   /** Add `otel_scope_name`/`otel_scope_version` labels to every series on /metrics. Default `false`. */
@@ -97,6 +102,7 @@ export class DistributedRuntime {
       withScopeLabels: options.withScopeLabels ?? false,
       meterProvider: options.meterProvider,
       otlp: this.config.otlp,
+      prometheusReader: options.prometheusReader,
       logger: this.logger,
       startMark: this.startMark,
     });

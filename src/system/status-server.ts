@@ -112,7 +112,9 @@ export class SystemStatusServer {
           (text) => send(res, 200, PROMETHEUS_CONTENT_TYPE, text, head),
           (err: unknown) => {
             this.options.logger.error('rendering /metrics failed', { error: err });
-            send(res, 500, 'text/plain; charset=utf-8', 'metrics collection failed\n', head);
+            // A setup problem we can name is worth showing to whoever looks at the endpoint.
+            const known = err instanceof DynamoError;
+            send(res, known ? 503 : 500, 'text/plain; charset=utf-8', known ? `${err.message}\n` : 'metrics collection failed\n', head);
           },
         );
     }

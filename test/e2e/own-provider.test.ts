@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { metrics } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, MetricReader, PeriodicExportingMetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
+import { DistributedRuntime, DynamoError, ErrorCode, PrometheusReader } from '../../src/index.ts';
+import { parseExposition, sampleValue } from '../helpers/exposition.ts';
+import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
+import { promtoolCheck } from '../helpers/tools.ts';
+
+const L = { dynamo_namespace: 'ns', dynamo_component: 'comp', dynamo_endpoint: 'echo' };
+
+/** A pull reader of the user's, standing for any reader they might have. */
+class UserReader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+function find(all: MetricData[], name: string, attrs: Record<string, string>) {
+  const m = all.find((x) => x.descriptor.name === name);
+  if (m === undefined) throw new Error(`no ${name}`);
+  const pts = (m.dataPoints as Array<{ attributes: Record<string, unknown>; value: unknown }>).filter((p) => Object.entries(attrs).every(([k, v]) => p.attributes[k] === v));
+  assert.equal(pts.length, 1, `${name} ${JSON.stringify(attrs)}`);
+  return { metric: m, value: pts[0]!.value };
+}
+
+describe("the user's own MeterProvider", () => {
+  let nats: NatsServer;
+  before(async () => {
+    nats = await startNatsServer();
+  });
+  after(() => nats.stop());
+
+  it('endpoint metrics reach their in-memory exporter and our Prometheus reader alike, same values', async () => {
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const periodic = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+    const userReader = new UserReader();
+    const ours = new PrometheusReader();
+    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'users-app' }), readers: [periodic, userReader, ours] });
+    const server = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url, DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '127.0.0.1' }, meterProvider: provider, prometheusReader: ours, handleSignals: false, logSink: () => {} });
+    const clientRt = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url }, handleSignals: false, logSink: () => {} });
+    try {
+      assert.equal(server.meterProvider, provider);
+      assert.equal(server.prometheusReader, ours);
+      const ep = server.namespace('ns').component('comp').endpoint('echo');
+      ep.createCounter({ name: 'bytes_processed', description: 'processed' }).add(5);
+      await ep.serve(async function* (req: string) {
+        if (req === 'boom') throw new Error('boom');
+        yield req;
+        yield req;
+      });
+      const client = await clientRt.namespace('ns').component('comp').endpoint('echo').client();
+      await client.waitForInstances();
+      for (const r of ['a', 'bb', 'ccc']) await client.generate(r).collect();
+      await client.generate('boom').collect().catch(() => {});
+      await client.close();
+
+      await periodic.forceFlush();
+      const exported = exporter.getMetrics().at(-1)!.scopeMetrics.flatMap((s) => s.metrics);
+      const collected = (await userReader.collect()).resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+      const text = await ours.scrape();
+      const served = await (await fetch(`http://127.0.0.1:${server.systemPort}/metrics`)).text();
+      assert.equal(promtoolCheck(text).status, 0, promtoolCheck(text).output);
+      const f = parseExposition(text);
+      const fServed = parseExposition(served);
+      for (const all of [exported, collected]) {
+        const req = find(all, 'dynamo_component_requests_total', L);
+        assert.equal(req.value, 4);
+        assert.equal(req.metric.dataPointType, DataPointType.SUM);
+        assert.equal(find(all, 'dynamo_component_request_bytes_total', L).value, sampleValue(f, 'dynamo_component_request_bytes_total', 'dynamo_component_request_bytes_total', L));
+        assert.equal(find(all, 'dynamo_component_response_bytes_total', L).value, sampleValue(f, 'dynamo_component_response_bytes_total', 'dynamo_component_response_bytes_total', L));
+        assert.equal(find(all, 'dynamo_component_errors_total', { ...L, error_type: 'generate' }).value, 1);
+        assert.equal(find(all, 'dynamo_component_inflight_requests', L).value, 0);
+        const hist = find(all, 'dynamo_component_request_duration_seconds', L).value as { count: number; buckets: { boundaries: number[] } };
+        assert.equal(hist.count, 4);
+        assert.equal(hist.buckets.boundaries.length, 17);
+        assert.equal(find(all, 'dynamo_component_bytes_processed_total', L).value, 5);
+      }
+      assert.equal(sampleValue(f, 'dynamo_component_requests_total', 'dynamo_component_requests_total', L), 4);
+      assert.equal(sampleValue(f, 'dynamo_component_errors_total', 'dynamo_component_errors_total', { ...L, error_type: 'deserialization' }), 0);
+      assert.equal(f.get('target_info')!.samples[0]!.labels['service_name'], 'users-app');
+      // the status server serves the same reader
+      assert.equal(sampleValue(fServed, 'dynamo_component_requests_total', 'dynamo_component_requests_total', L), 4);
+    } finally {
+      await clientRt.shutdown();
+      await server.shutdown();
+      await provider.shutdown();
+    }
+  });
+
+  it("'global': an error while none is registered; found when registered after the import; /metrics via the user's PrometheusReader", async () => {
+    await assert.rejects(
+      DistributedRuntime.create({ env: {}, nats: false, meterProvider: 'global', handleSignals: false, logSink: () => {} }),
+      (e: unknown) => e instanceof DynamoError && e.code === ErrorCode.InvalidOption && /no global MeterProvider is registered/.test(e.message),
+    );
+    const reader = new PrometheusReader();
+    const provider = new MeterProvider({ readers: [reader] });
+    metrics.setGlobalMeterProvider(provider); // after this package was imported
+    try {
+      const runtime = await DistributedRuntime.create({
+        env: { NATS_SERVER: nats.url, DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '127.0.0.1' },
+        meterProvider: 'global',
+        prometheusReader: reader,
+        handleSignals: false,
+        logSink: () => {},
+      });
+      assert.equal(runtime.meterProvider, metrics.getMeterProvider());
+      const ep = runtime.namespace('ns').component('comp').endpoint('echo');
+      await ep.serve((req: string) => req);
+      const client = await runtime.namespace('ns').component('comp').endpoint('echo').client();
+      await client.waitForInstances();
+      await client.generate('hi').collect();
+      await client.close();
+      const f = parseExposition(await (await fetch(`http://127.0.0.1:${runtime.systemPort}/metrics`)).text());
+      assert.equal(sampleValue(f, 'dynamo_component_requests_total', 'dynamo_component_requests_total', L), 1);
+      assert.equal(sampleValue(f, 'dynamo_component_request_bytes_total', 'dynamo_component_request_bytes_total', L), 4);
+      await runtime.shutdown();
+    } finally {
+      metrics.disable();
+      await provider.shutdown();
+    }
+  });
+
+  it('/metrics answers 503 naming the fix when the provider is the user\'s and no reader of it was passed', async () => {
+    const provider = new MeterProvider();
+    const runtime = await DistributedRuntime.create({ env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '127.0.0.1' }, nats: false, meterProvider: provider, handleSignals: false, logSink: () => {} });
+    const res = await fetch(`http://127.0.0.1:${runtime.systemPort}/metrics`);
+    assert.equal(res.status, 503);
+    assert.match(await res.text(), /add it to your provider's readers and pass it as prometheusReader/);
+    await runtime.shutdown();
+    assert.throws(() => new DistributedRuntime({ env: {}, nats: false, prometheusReader: new PrometheusReader() }), (e: unknown) => e instanceof DynamoError && e.code === ErrorCode.InvalidOption);
+  });
+});
