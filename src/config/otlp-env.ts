@@ -65,7 +65,8 @@ export function readOtlpConfig(env: Env): OtlpConfig | undefined {
   }
 
   const intervalMs = parsePositiveInt(env, 'OTEL_METRIC_EXPORT_INTERVAL') ?? 60_000;
-  const timeoutMs = parsePositiveInt(env, 'OTEL_METRIC_EXPORT_TIMEOUT') ?? 30_000;
+  // The default timeout never outlasts the interval; an explicit longer one is clamped with a warning.
+  const timeoutMs = parsePositiveInt(env, 'OTEL_METRIC_EXPORT_TIMEOUT') ?? Math.min(30_000, intervalMs);
 
   const compVar = first(env, 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION');
   const compression = (compVar?.[1].toLowerCase() ?? 'none') as 'gzip' | 'none';

@@ -49,6 +49,7 @@ export class MetricsPipeline {
   /** True when the user's (or the global) provider is used. */
   readonly external: boolean;
   private readonly embedded: MeterProvider | undefined;
+  private closed = false;
 
   constructor(options: MetricsPipelineOptions) {
     this.resource = defaultResource().merge(resourceFromAttributes(options.resourceAttributes));
@@ -95,6 +96,7 @@ export class MetricsPipeline {
 
   /** Renders /metrics. */
   async scrape(): Promise<string> {
+    if (this.closed) throw new DynamoError(ErrorCode.RuntimeClosed, 'the runtime is shutting down');
     if (!this.prometheusReader.bound) {
       throw new DynamoError(ErrorCode.InvalidOption, 'the Prometheus reader is not part of any MeterProvider: add it to your provider\'s readers and pass it as prometheusReader');
     }
@@ -106,7 +108,10 @@ export class MetricsPipeline {
     if (this.embedded !== undefined) await this.embedded.forceFlush();
   }
 
+  /** Flushes push readers one last time (the final OTLP export) and stops everything. */
   async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     if (this.embedded !== undefined) await this.embedded.shutdown();
   }
 }

@@ -230,11 +230,11 @@ export class DistributedRuntime {
     await Promise.all([...this.ctx.endpoints.values()].map((ep) => ep.stopServing(this.ctx.shutdownGraceMs)));
     for (const ep of this.ctx.endpoints.values()) ep.setServing(false);
     this.responder?.stop();
-    await this.pipeline.flush().catch((err: unknown) => this.logger.warn('final metrics flush failed', { error: err }));
+    // One final export (OTLP) happens here; /metrics answers 503 for the moments left.
+    await this.pipeline.shutdown().catch((err: unknown) => this.logger.warn('final metrics flush failed', { error: err }));
     await this.transport?.close();
     await this.statusServer?.close();
     this.statusServer = undefined;
-    await this.pipeline.shutdown().catch((err: unknown) => this.logger.warn('metrics shutdown failed', { error: err }));
     this.logger.info('runtime shut down', { instance: this.instanceId });
   }
 }

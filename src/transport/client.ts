@@ -6,6 +6,7 @@
 import { headers as natsHeaders, nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
+import { flushSubscriptions } from './nats-connection.ts';
 import { encodeBody } from './codec.ts';
 import { cancelSubject, Header, PROTOCOL_VERSION } from './protocol.ts';
 import { ResponseStream } from './response-stream.ts';
@@ -103,7 +104,7 @@ export class EndpointClient {
         }, delay).unref();
       }
     });
-    await nc.flush();
+    await flushSubscriptions(nc);
   }
 
   /** The instances found by the last discovery round. */

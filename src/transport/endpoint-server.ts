@@ -9,6 +9,7 @@
  */
 import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type PublishOptions, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
+import { flushSubscriptions } from './nats-connection.ts';
 import { ErrorType } from '../metrics/names.ts';
 import { decodeBody, encodeBody, isContentType } from './codec.ts';
 import { LazyRequestContext } from './request-context.ts';
@@ -110,7 +111,7 @@ export class EndpointServer<TEndpoint> {
       },
     });
     // The server has our subscriptions once this returns: requests sent afterwards are delivered.
-    await nc.flush();
+    await flushSubscriptions(nc);
   }
 
   /**

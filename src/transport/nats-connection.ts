@@ -99,3 +99,16 @@ export class NatsTransport {
     this.set(false);
   }
 }
+
+/**
+ * Waits until the server has seen what was sent (new subscriptions). While the connection is
+ * reconnecting that wait is cut by the client's reconnect logic; the subscriptions are replayed
+ * on reconnect anyway, so only a closed connection is an error.
+ */
+export async function flushSubscriptions(nc: NatsConnection): Promise<void> {
+  try {
+    await nc.flush();
+  } catch (err) {
+    if (nc.isClosed()) throw err;
+  }
+}

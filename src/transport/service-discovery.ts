@@ -6,6 +6,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
+import { flushSubscriptions } from './nats-connection.ts';
 
 export const SERVICE_NAME = 'dynamo';
 
@@ -64,7 +65,7 @@ export class ServiceResponder {
         }
       }
     }
-    await this.nc.flush();
+    await flushSubscriptions(this.nc);
   }
 
   remove(subject: string): void {
