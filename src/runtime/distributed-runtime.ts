@@ -193,7 +193,7 @@ export class DistributedRuntime {
     return this.pipeline.meterProvider;
   }
 
-  /** The reader behind /metrics. With your own `MeterProvider`, add it to the provider's readers. */
+  /** The reader behind /metrics: the embedded one, or the `prometheusReader` you passed with your own provider. */
   get prometheusReader(): PrometheusReader {
     return this.pipeline.prometheusReader;
   }
