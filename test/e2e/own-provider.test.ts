@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { metrics } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, MetricReader, PeriodicExportingMetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
+import { NodeSDK } from '@opentelemetry/sdk-node';
 import { DistributedRuntime, DynamoError, ErrorCode, PrometheusReader } from '../../src/index.ts';
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
@@ -118,6 +119,33 @@ describe("the user's own MeterProvider", () => {
     } finally {
       metrics.disable();
       await provider.shutdown();
+    }
+  });
+
+  it("works with @opentelemetry/sdk-node started after the import ('global')", async () => {
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const periodic = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+    const reader = new PrometheusReader();
+    const sdk = new NodeSDK({ serviceName: 'node-sdk-app', metricReaders: [periodic, reader], instrumentations: [], traceExporter: undefined, autoDetectResources: false } as never);
+    sdk.start();
+    try {
+      const runtime = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url }, meterProvider: 'global', prometheusReader: reader, handleSignals: false, logSink: () => {} });
+      const ep = runtime.namespace('ns').component('comp').endpoint('echo');
+      await ep.serve((req: string) => req);
+      const client = await ep.client();
+      await client.waitForInstances();
+      for (let i = 0; i < 3; i++) await client.generate('x').collect();
+      await client.close();
+      await periodic.forceFlush();
+      const exported = exporter.getMetrics().at(-1)!.scopeMetrics.flatMap((s) => s.metrics);
+      assert.equal(find(exported, 'dynamo_component_requests_total', L).value, 3);
+      const f = parseExposition(await runtime.metricsText());
+      assert.equal(sampleValue(f, 'dynamo_component_requests_total', 'dynamo_component_requests_total', L), 3);
+      assert.equal(f.get('target_info')!.samples[0]!.labels['service_name'], 'node-sdk-app');
+      await runtime.shutdown();
+    } finally {
+      await sdk.shutdown();
+      metrics.disable();
     }
   });
 
