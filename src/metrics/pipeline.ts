@@ -22,6 +22,7 @@ import { VERSION } from '../version.ts';
 import { EndpointMetricsProducer, EndpointRegistry } from './endpoint-producer.ts';
 import type { EndpointRecorder } from './endpoint-recorder.ts';
 import { bridgeToApi } from './api-bridge.ts';
+import { EndpointExposition } from './endpoint-exposition.ts';
 import { UPTIME_NAMESPACE, Label, UptimeMetric } from './names.ts';
 import { createOtlpExporter, LoggingExporter } from './otlp-exporter.ts';
 import { PrometheusReader } from './prometheus-reader.ts';
@@ -57,12 +58,17 @@ export class MetricsPipeline {
     if (options.prometheusReader !== undefined && !this.external) {
       throw new DynamoError(ErrorCode.InvalidOption, 'prometheusReader is for use with your own meterProvider; the embedded one has its own');
     }
-    this.prometheusReader =
-      options.prometheusReader ??
-      new PrometheusReader({
-        ...(this.external ? {} : { metricProducers: [new EndpointMetricsProducer(this.registry)] }),
-        withScopeLabels: options.withScopeLabels,
-      });
+    if (options.prometheusReader !== undefined) {
+      this.prometheusReader = options.prometheusReader;
+    } else {
+      this.prometheusReader = new PrometheusReader({ withScopeLabels: options.withScopeLabels });
+      // /metrics renders the endpoint metrics straight from the recorders (same numbers the
+      // producers give OTLP), so a scrape of thousands of endpoints builds no OTel objects.
+      if (!this.external) {
+        const exposition = new EndpointExposition(this.registry, options.withScopeLabels);
+        this.prometheusReader.addSource((serializer) => exposition.source(serializer));
+      }
+    }
     if (this.external && options.prometheusReader === undefined) {
       options.logger.warn('with your own MeterProvider, /metrics needs a PrometheusReader you added to it: pass it as prometheusReader');
     }

@@ -4,7 +4,7 @@
  * (`runtime.prometheusReader`) and /metrics keeps working in their setup.
  */
 import { MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
-import { PrometheusSerializer, type PrometheusSerializerOptions } from './prometheus-serializer.ts';
+import { PrometheusSerializer, type FamilySource, type PrometheusSerializerOptions } from './prometheus-serializer.ts';
 
 export interface PrometheusReaderOptions extends PrometheusSerializerOptions {
   /** Extra producers collected with the SDK's own instruments (the endpoint metrics producer). Default none. */
@@ -13,6 +13,7 @@ export interface PrometheusReaderOptions extends PrometheusSerializerOptions {
 
 export class PrometheusReader extends MetricReader {
   private readonly serializer: PrometheusSerializer;
+  private readonly sources: FamilySource[] = [];
 
   constructor(options: PrometheusReaderOptions = {}) {
     const { metricProducers, ...serializerOptions } = options;
@@ -35,7 +36,12 @@ export class PrometheusReader extends MetricReader {
   async scrape(): Promise<string> {
     const { resourceMetrics, errors } = await this.collect();
     for (const error of errors) this.onCollectError(error);
-    return this.serializer.serialize(resourceMetrics);
+    return this.serializer.serialize(resourceMetrics, this.sources);
+  }
+
+  /** @internal Adds families rendered outside the SDK's collection (the endpoint metrics' fast path). */
+  addSource(make: (serializer: PrometheusSerializer) => FamilySource): void {
+    this.sources.push(make(this.serializer));
   }
 
   /** Where collection errors go; the runtime points it at its logger. */

@@ -19,13 +19,19 @@ export interface PrometheusSerializerOptions {
   yieldEvery?: number;
 }
 
-type PromType = 'counter' | 'gauge' | 'histogram';
+export type PromType = 'counter' | 'gauge' | 'histogram';
 
-interface Family {
+/** One metric family being rendered: its lines, in order, each ending in a newline. */
+export interface Family {
   readonly type: PromType;
   readonly help: string;
   readonly lines: string[];
 }
+
+export type Families = Map<string, Family>;
+
+/** Renders more families into the exposition (the endpoint metrics' fast path). */
+export type FamilySource = (families: Families) => Promise<void>;
 
 export class PrometheusSerializer {
   private readonly options: PrometheusSerializerOptions;
@@ -37,8 +43,23 @@ export class PrometheusSerializer {
     this.options = options;
   }
 
-  serialize(resourceMetrics: ResourceMetrics): Promise<string> {
-    return serialize(resourceMetrics, this.options, this);
+  serialize(resourceMetrics: ResourceMetrics, sources: readonly FamilySource[] = []): Promise<string> {
+    return serialize(resourceMetrics, this.options, this, sources);
+  }
+
+  /** The family `name` of `type`, created if new; `undefined` (reported once) if the name is taken by another type. */
+  family(families: Families, name: string, type: PromType, help: string): Family | undefined {
+    const family = families.get(name);
+    if (family === undefined) {
+      const created = { type, help: help || name, lines: [] };
+      families.set(name, created);
+      return created;
+    }
+    if (family.type !== type) {
+      this.warnOnce(`type:${name}:${type}`, `Prometheus exposition: ${name} is already a ${family.type}; a ${type} of the same name is left out of /metrics`);
+      return undefined;
+    }
+    return family;
   }
 
   /** @internal */
@@ -64,24 +85,29 @@ export function serializeResourceMetrics(resourceMetrics: ResourceMetrics, optio
   return new PrometheusSerializer(options).serialize(resourceMetrics);
 }
 
-async function serialize(resourceMetrics: ResourceMetrics, options: PrometheusSerializerOptions, ctx: PrometheusSerializer): Promise<string> {
+async function serialize(
+  resourceMetrics: ResourceMetrics,
+  options: PrometheusSerializerOptions,
+  ctx: PrometheusSerializer,
+  sources: readonly FamilySource[],
+): Promise<string> {
   const withScopeLabels = options.withScopeLabels ?? false;
   const yieldEvery = options.yieldEvery ?? 4000;
   const families = new Map<string, Family>();
   let sinceYield = 0;
 
   for (const { scope, metrics } of resourceMetrics.scopeMetrics) {
-    const scopeLabels = withScopeLabels
-      ? `otel_scope_name="${escapeLabelValue(scope.name)}",otel_scope_version="${escapeLabelValue(scope.version ?? '')}"`
-      : '';
+    const scoped = withScopeLabels ? scopeLabels(scope.name, scope.version) : '';
     for (const metric of metrics) {
-      sinceYield += renderMetric(ctx, families, metric, scopeLabels);
+      sinceYield += renderMetric(ctx, families, metric, scoped);
       if (sinceYield >= yieldEvery) {
         sinceYield = 0;
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
   }
+
+  for (const source of sources) await source(families);
 
   const out: string[] = [];
   if (options.withTargetInfo ?? true) {
@@ -120,14 +146,8 @@ function renderMetric(ctx: PrometheusSerializer, families: Map<string, Family>, 
       return 0;
   }
 
-  let family = families.get(name);
-  if (family === undefined) {
-    family = { type, help: descriptor.description || name, lines: [] };
-    families.set(name, family);
-  } else if (family.type !== type) {
-    ctx.warnOnce(`type:${name}:${type}`, `Prometheus exposition: ${name} is already a ${family.type}; a ${type} of the same name is left out of /metrics`);
-    return 0;
-  }
+  const family = ctx.family(families, name, type, descriptor.description);
+  if (family === undefined) return 0;
 
   const lines = family.lines;
   if (metric.dataPointType === DataPointType.HISTOGRAM) {
@@ -157,7 +177,7 @@ function renderMetric(ctx: PrometheusSerializer, families: Map<string, Family>, 
   return metric.dataPoints.length;
 }
 
-function joinLabels(a: string, b: string): string {
+export function joinLabels(a: string, b: string): string {
   if (a === '') return b;
   if (b === '') return a;
   return `${a},${b}`;
@@ -168,7 +188,7 @@ function joinLabels(a: string, b: string): string {
  * label name have their values joined with `;` (OpenTelemetry's Prometheus compatibility rule),
  * so a series never carries a duplicate label.
  */
-function renderLabels(attributes: Attributes): string {
+export function renderLabels(attributes: Attributes): string {
   const merged = new Map<string, string>();
   for (const key of Object.keys(attributes).sort()) {
     const raw = attributes[key];
@@ -194,6 +214,11 @@ export function formatNumber(value: number): string {
   if (value === -Infinity) return '-Inf';
   if (Number.isNaN(value)) return 'NaN';
   return String(value);
+}
+
+/** `otel_scope_name="…",otel_scope_version="…"`. */
+export function scopeLabels(name: string, version: string | undefined): string {
+  return `otel_scope_name="${escapeLabelValue(name)}",otel_scope_version="${escapeLabelValue(version ?? '')}"`;
 }
 
 export function escapeLabelValue(value: string): string {

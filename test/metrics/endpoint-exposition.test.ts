@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { createLogger } from '../../src/logging/logger.ts';
+import { EndpointExposition } from '../../src/metrics/endpoint-exposition.ts';
+import { EndpointMetricsProducer, EndpointRegistry } from '../../src/metrics/endpoint-producer.ts';
+import { EndpointRecorder } from '../../src/metrics/endpoint-recorder.ts';
+import { ErrorType } from '../../src/metrics/names.ts';
+import { PrometheusSerializer } from '../../src/metrics/prometheus-serializer.ts';
+import { promtoolCheck } from '../helpers/tools.ts';
+
+function registryWith(n: number): EndpointRegistry {
+  const registry = new EndpointRegistry();
+  const logger = createLogger('error', () => {});
+  for (let i = 0; i < n; i++) {
+    // `model` and `zone` sort after `error_type`; values need escaping
+    const attrs = { dynamo_namespace: 'ns', dynamo_component: `c${i % 3}`, dynamo_endpoint: `e${i}`, model: `m"${i}\\\n`, zone: 'ü' };
+    const r = new EndpointRecorder(attrs, i % 2 === 0 ? [0.1, 1] : [0.005, 0.5, 5], logger);
+    for (let k = 0; k < i; k++) {
+      const mark = r.requestStarted(10 * k);
+      r.responsePublished(k);
+      r.observeDuration(k * 0.3);
+      if (k % 3 === 0) r.error(ErrorType.Generate);
+      r.requestEnded(mark);
+    }
+    r.requestStarted(1);
+    registry.add({ name: `dynamo/ns/c${i % 3}/e${i}`, version: '0.1.0' }, r);
+  }
+  return registry;
+}
+
+describe('EndpointExposition (the /metrics fast path)', () => {
+  for (const withScopeLabels of [false, true]) {
+    it(`renders exactly what the general serializer renders from the producer's OTel data (scope labels ${withScopeLabels ? 'on' : 'off'})`, async () => {
+      const registry = registryWith(7);
+      const { resourceMetrics } = await new EndpointMetricsProducer(registry).collect();
+      const options = { withTargetInfo: false, withScopeLabels };
+      const general = await new PrometheusSerializer(options).serialize(resourceMetrics);
+      const serializer = new PrometheusSerializer(options);
+      const fast = await serializer.serialize({ resource: resourceFromAttributes({}), scopeMetrics: [] }, [new EndpointExposition(registry, withScopeLabels).source(serializer)]);
+      assert.equal(fast, general);
+      assert.equal(promtoolCheck(fast).status, 0, promtoolCheck(fast).output);
+    });
+  }
+
+  it('yields to the event loop while rendering many endpoints', async () => {
+    const registry = registryWith(1200);
+    const serializer = new PrometheusSerializer({ withTargetInfo: false });
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const text = await serializer.serialize({ resource: resourceFromAttributes({}), scopeMetrics: [] }, [new EndpointExposition(registry, false).source(serializer)]);
+    clearInterval(timer);
+    assert.ok(ticks >= 1);
+    assert.equal(text.split('\n').filter((l) => l.startsWith('dynamo_component_requests_total{')).length, 1200);
+  });
+});
