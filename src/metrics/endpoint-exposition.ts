@@ -1,51 +1,54 @@
 /**
  * The automatic endpoint metrics rendered straight into Prometheus text — the /metrics fast path.
  * It reads the same recorder numbers the `EndpointMetricsProducer` gives OTLP and other readers,
- * with the same names, label rendering and number format as the general serializer, but skips
- * building OpenTelemetry data objects: per endpoint, its label string is rendered once and cached;
- * per scrape, lines are concatenated and the event loop gets a turn every few hundred endpoints.
+ * with the same names, label rendering and number format as the general serializer (a test holds
+ * the two outputs equal), but builds no OpenTelemetry data objects:
+ *
+ * - at the start of a scrape every endpoint's numbers are copied into one array: the scrape is one
+ *   point in time even though rendering yields to the event loop between chunks;
+ * - each endpoint's label strings are rendered once, the first time it is scraped;
+ * - each family streams out in chunks of a few hundred endpoints, so neither a giant string nor a
+ *   long event-loop block is ever needed.
  */
 import type { EndpointRegistry } from './endpoint-producer.ts';
 import type { EndpointRecorder } from './endpoint-recorder.ts';
-import { EndpointMetric } from './names.ts';
-import {
-  formatNumber,
-  joinLabels,
-  renderLabels,
-  scopeLabels,
-  type Families,
-  type FamilySource,
-  type PrometheusSerializer,
-} from './prometheus-serializer.ts';
+import { EndpointMetric, type MetricSpec } from './names.ts';
+import { formatNumber, joinLabels, renderLabels, scopeLabels, type PromType, type StreamedFamily } from './prometheus-serializer.ts';
 
 interface Rendered {
   /** `{labels}` */
   readonly braces: string;
-  /** `{labels,` — before `le=` or `error_type=` */
+  /** `{labels,` — completed by an `le="…"}` fragment */
   readonly open: string;
   readonly le: readonly string[];
   /** `{labels}` of each `error_type` series: `error_type` sorts among the user's labels, so each is rendered whole. */
   readonly errors: readonly string[];
 }
 
-/** Endpoints rendered between yields to the event loop. */
-const CHUNK = 250;
+/** Endpoints per chunk: between chunks the event loop gets a turn. */
+const CHUNK = 200;
 
-const N = {
-  requests: EndpointMetric.requests.name,
-  requestBytes: EndpointMetric.requestBytes.name,
-  responseBytes: EndpointMetric.responseBytes.name,
-  errors: EndpointMetric.errors.name,
-  inflight: EndpointMetric.inflight.name,
-  bucket: `${EndpointMetric.duration.name}_bucket`,
-  sum: `${EndpointMetric.duration.name}_sum`,
-  count: `${EndpointMetric.duration.name}_count`,
-} as const;
+// Snapshot layout per endpoint, from its offset: the scalars, then errors, then buckets.
+const REQUESTS = 0;
+const REQUEST_BYTES = 1;
+const RESPONSE_BYTES = 2;
+const INFLIGHT = 3;
+const SUM = 4;
+const ERRORS = 5;
+
+interface Snapshot {
+  readonly count: number;
+  readonly values: Float64Array;
+  readonly offsets: Uint32Array;
+}
+
+type Line = (snap: Snapshot, i: number, rendered: Rendered, recorder: EndpointRecorder) => string;
 
 export class EndpointExposition {
   private readonly registry: EndpointRegistry;
   private readonly withScopeLabels: boolean;
-  private readonly cache = new WeakMap<EndpointRecorder, Rendered>();
+  /** By registry index (the registry only grows). */
+  private readonly rendered: Rendered[] = [];
   /** `le="…"}` fragments, shared by endpoints with the same buckets. */
   private readonly leCache = new Map<string, readonly string[]>();
 
@@ -54,46 +57,62 @@ export class EndpointExposition {
     this.withScopeLabels = withScopeLabels;
   }
 
-  /** A `FamilySource` for `PrometheusSerializer.serialize`. */
-  source(serializer: PrometheusSerializer): FamilySource {
-    return (families) => this.render(serializer, families);
+  /** Takes the snapshot now; the returned families render from it. */
+  families(): StreamedFamily[] {
+    const entries = this.registry.entries;
+    if (entries.length === 0) return [];
+    const snap = this.snapshot();
+    const family = (spec: MetricSpec, type: PromType, line: Line): StreamedFamily => ({
+      name: spec.name,
+      type,
+      help: spec.help,
+      chunks: () => this.chunks(snap, line),
+    });
+    return [
+      family(EndpointMetric.requests, 'counter', (s, i, r) => `${EndpointMetric.requests.name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + REQUESTS]!)}\n`),
+      family(EndpointMetric.requestBytes, 'counter', (s, i, r) => `${EndpointMetric.requestBytes.name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + REQUEST_BYTES]!)}\n`),
+      family(EndpointMetric.responseBytes, 'counter', (s, i, r) => `${EndpointMetric.responseBytes.name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + RESPONSE_BYTES]!)}\n`),
+      family(EndpointMetric.errors, 'counter', errorLines),
+      family(EndpointMetric.duration, 'histogram', histogramLines),
+      family(EndpointMetric.inflight, 'gauge', (s, i, r) => `${EndpointMetric.inflight.name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + INFLIGHT]!)}\n`),
+    ];
   }
 
-  private async render(serializer: PrometheusSerializer, families: Families): Promise<void> {
+  private snapshot(): Snapshot {
     const entries = this.registry.entries;
-    if (entries.length === 0) return;
-    const lines = (spec: { name: string; help: string }, type: 'counter' | 'gauge' | 'histogram'): string[] =>
-      serializer.family(families, spec.name, type, spec.help)?.lines ?? [];
-    const requests = lines(EndpointMetric.requests, 'counter');
-    const requestBytes = lines(EndpointMetric.requestBytes, 'counter');
-    const responseBytes = lines(EndpointMetric.responseBytes, 'counter');
-    const errors = lines(EndpointMetric.errors, 'counter');
-    const duration = lines(EndpointMetric.duration, 'histogram');
-    const inflight = lines(EndpointMetric.inflight, 'gauge');
+    const count = entries.length;
+    const offsets = new Uint32Array(count + 1);
+    for (let i = 0; i < count; i++) {
+      const r = entries[i]!.recorder;
+      offsets[i + 1] = offsets[i]! + ERRORS + r.errors.length + r.bucketCounts.length;
+    }
+    const values = new Float64Array(offsets[count]!);
+    for (let i = 0; i < count; i++) {
+      const r = entries[i]!.recorder;
+      const o = offsets[i]!;
+      values[o + REQUESTS] = r.requests;
+      values[o + REQUEST_BYTES] = r.requestBytes;
+      values[o + RESPONSE_BYTES] = r.responseBytes;
+      values[o + INFLIGHT] = r.inflight;
+      values[o + SUM] = r.durationSum;
+      values.set(r.errors, o + ERRORS);
+      values.set(r.bucketCounts, o + ERRORS + r.errors.length);
+    }
+    return { count, values, offsets };
+  }
 
-    for (let i = 0; i < entries.length; i++) {
-      if (i > 0 && i % CHUNK === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const { scope, recorder: r } = entries[i]!;
-      let rendered = this.cache.get(r);
-      if (rendered === undefined) {
-        rendered = this.prepare(r, this.withScopeLabels ? scopeLabels(scope.name, scope.version) : '');
-        this.cache.set(r, rendered);
+  private async *chunks(snap: Snapshot, line: Line): AsyncGenerator<string> {
+    const entries = this.registry.entries;
+    for (let start = 0; start < snap.count; start += CHUNK) {
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      let out = '';
+      const end = Math.min(snap.count, start + CHUNK);
+      for (let i = start; i < end; i++) {
+        const { scope, recorder } = entries[i]!;
+        const rendered = (this.rendered[i] ??= this.prepare(recorder, this.withScopeLabels ? scopeLabels(scope.name, scope.version) : ''));
+        out += line(snap, i, rendered, recorder);
       }
-      const { braces, open, le, errors: errorBraces } = rendered;
-      requests.push(`${N.requests}${braces} ${formatNumber(r.requests)}\n`);
-      requestBytes.push(`${N.requestBytes}${braces} ${formatNumber(r.requestBytes)}\n`);
-      responseBytes.push(`${N.responseBytes}${braces} ${formatNumber(r.responseBytes)}\n`);
-      for (let k = 0; k < r.errors.length; k++) {
-        errors.push(`${N.errors}${errorBraces[k]} ${formatNumber(r.errors[k]!)}\n`);
-      }
-      let cumulative = 0;
-      const counts = r.bucketCounts;
-      for (let k = 0; k < counts.length; k++) {
-        cumulative += counts[k]!;
-        duration.push(`${N.bucket}${open}${le[k]} ${formatNumber(cumulative)}\n`);
-      }
-      duration.push(`${N.sum}${braces} ${formatNumber(r.durationSum)}\n`, `${N.count}${braces} ${formatNumber(cumulative)}\n`);
-      inflight.push(`${N.inflight}${braces} ${formatNumber(r.inflight)}\n`);
+      yield out;
     }
   }
 
@@ -114,3 +133,25 @@ export class EndpointExposition {
   }
 }
 
+const ERRORS_NAME = EndpointMetric.errors.name;
+const BUCKET = `${EndpointMetric.duration.name}_bucket`;
+const SUM_NAME = `${EndpointMetric.duration.name}_sum`;
+const COUNT_NAME = `${EndpointMetric.duration.name}_count`;
+
+function errorLines(s: Snapshot, i: number, r: Rendered): string {
+  const o = s.offsets[i]! + ERRORS;
+  let out = '';
+  for (let k = 0; k < r.errors.length; k++) out += `${ERRORS_NAME}${r.errors[k]} ${formatNumber(s.values[o + k]!)}\n`;
+  return out;
+}
+
+function histogramLines(s: Snapshot, i: number, r: Rendered): string {
+  const o = s.offsets[i]! + ERRORS + r.errors.length;
+  let out = '';
+  let cumulative = 0;
+  for (let k = 0; k < r.le.length; k++) {
+    cumulative += s.values[o + k]!;
+    out += `${BUCKET}${r.open}${r.le[k]} ${formatNumber(cumulative)}\n`;
+  }
+  return `${out}${SUM_NAME}${r.braces} ${formatNumber(s.values[s.offsets[i]! + SUM]!)}\n${COUNT_NAME}${r.braces} ${formatNumber(cumulative)}\n`;
+}

@@ -66,7 +66,7 @@ export class MetricsPipeline {
       // producers give OTLP), so a scrape of thousands of endpoints builds no OTel objects.
       if (!this.external) {
         const exposition = new EndpointExposition(this.registry, options.withScopeLabels);
-        this.prometheusReader.addSource((serializer) => exposition.source(serializer));
+        this.prometheusReader.addSource(() => exposition.families());
       }
     }
     if (this.external && options.prometheusReader === undefined) {
@@ -100,13 +100,13 @@ export class MetricsPipeline {
     else this.registry.add({ name: scopeName, version: VERSION }, recorder);
   }
 
-  /** Renders /metrics. */
-  async scrape(): Promise<string> {
+  /** Renders /metrics in chunks. Throws (before the first chunk) when it cannot. */
+  scrape(): AsyncGenerator<string> {
     if (this.closed) throw new DynamoError(ErrorCode.RuntimeClosed, 'the runtime is shutting down');
     if (!this.prometheusReader.bound) {
       throw new DynamoError(ErrorCode.InvalidOption, 'the Prometheus reader is not part of any MeterProvider: add it to your provider\'s readers and pass it as prometheusReader');
     }
-    return this.prometheusReader.scrape();
+    return this.prometheusReader.scrapeChunks();
   }
 
   /** Pushes what push readers (OTLP) hold; the Prometheus reader has nothing to flush. */

@@ -4,7 +4,7 @@
  * (`runtime.prometheusReader`) and /metrics keeps working in their setup.
  */
 import { MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
-import { PrometheusSerializer, type FamilySource, type PrometheusSerializerOptions } from './prometheus-serializer.ts';
+import { PrometheusSerializer, type PrometheusSerializerOptions, type StreamedFamily } from './prometheus-serializer.ts';
 
 export interface PrometheusReaderOptions extends PrometheusSerializerOptions {
   /** Extra producers collected with the SDK's own instruments (the endpoint metrics producer). Default none. */
@@ -13,7 +13,7 @@ export interface PrometheusReaderOptions extends PrometheusSerializerOptions {
 
 export class PrometheusReader extends MetricReader {
   private readonly serializer: PrometheusSerializer;
-  private readonly sources: FamilySource[] = [];
+  private readonly sources: Array<() => StreamedFamily[]> = [];
 
   constructor(options: PrometheusReaderOptions = {}) {
     const { metricProducers, ...serializerOptions } = options;
@@ -34,14 +34,22 @@ export class PrometheusReader extends MetricReader {
 
   /** Collects and renders one exposition. Errors of individual producers are reported, not thrown. */
   async scrape(): Promise<string> {
+    let out = '';
+    for await (const chunk of this.scrapeChunks()) out += chunk;
+    return out;
+  }
+
+  /** The same, in chunks, for writing out as they come. */
+  async *scrapeChunks(): AsyncGenerator<string> {
     const { resourceMetrics, errors } = await this.collect();
     for (const error of errors) this.onCollectError(error);
-    return this.serializer.serialize(resourceMetrics, this.sources);
+    const streamed = this.sources.flatMap((source) => source());
+    yield* this.serializer.chunks(resourceMetrics, streamed);
   }
 
   /** @internal Adds families rendered outside the SDK's collection (the endpoint metrics' fast path). */
-  addSource(make: (serializer: PrometheusSerializer) => FamilySource): void {
-    this.sources.push(make(this.serializer));
+  addSource(source: () => StreamedFamily[]): void {
+    this.sources.push(source);
   }
 
   /** Where collection errors go; the runtime points it at its logger. */

@@ -30,8 +30,14 @@ export interface Family {
 
 export type Families = Map<string, Family>;
 
-/** Renders more families into the exposition (the endpoint metrics' fast path). */
-export type FamilySource = (families: Families) => Promise<void>;
+/** A family rendered outside the SDK's data (the endpoint metrics' fast path), streamed in chunks. */
+export interface StreamedFamily {
+  readonly name: string;
+  readonly type: PromType;
+  readonly help: string;
+  /** Its sample lines, each ending in a newline, in chunks. */
+  chunks(): AsyncIterable<string>;
+}
 
 export class PrometheusSerializer {
   private readonly options: PrometheusSerializerOptions;
@@ -43,8 +49,19 @@ export class PrometheusSerializer {
     this.options = options;
   }
 
-  serialize(resourceMetrics: ResourceMetrics, sources: readonly FamilySource[] = []): Promise<string> {
-    return serialize(resourceMetrics, this.options, this, sources);
+  /** The whole exposition as one string. */
+  async serialize(resourceMetrics: ResourceMetrics, streamed: readonly StreamedFamily[] = []): Promise<string> {
+    let out = '';
+    for await (const chunk of this.chunks(resourceMetrics, streamed)) out += chunk;
+    return out;
+  }
+
+  /**
+   * The exposition in chunks, families sorted by name, `target_info` first. Between chunks the
+   * event loop gets a turn; a consumer can write each chunk out as it comes (see the status server).
+   */
+  chunks(resourceMetrics: ResourceMetrics, streamed: readonly StreamedFamily[] = []): AsyncGenerator<string> {
+    return chunks(resourceMetrics, this.options, this, streamed);
   }
 
   /** The family `name` of `type`, created if new; `undefined` (reported once) if the name is taken by another type. */
@@ -85,12 +102,12 @@ export function serializeResourceMetrics(resourceMetrics: ResourceMetrics, optio
   return new PrometheusSerializer(options).serialize(resourceMetrics);
 }
 
-async function serialize(
+async function* chunks(
   resourceMetrics: ResourceMetrics,
   options: PrometheusSerializerOptions,
   ctx: PrometheusSerializer,
-  sources: readonly FamilySource[],
-): Promise<string> {
+  streamed: readonly StreamedFamily[],
+): AsyncGenerator<string> {
   const withScopeLabels = options.withScopeLabels ?? false;
   const yieldEvery = options.yieldEvery ?? 4000;
   const families = new Map<string, Family>();
@@ -107,18 +124,24 @@ async function serialize(
     }
   }
 
-  for (const source of sources) await source(families);
+  const streams = new Map<string, StreamedFamily>();
+  for (const family of streamed) {
+    if (ctx.family(families, family.name, family.type, family.help) !== undefined) streams.set(family.name, family);
+  }
 
-  const out: string[] = [];
+  let first = true;
   if (options.withTargetInfo ?? true) {
     const labels = ctx.labels(resourceMetrics.resource.attributes);
-    out.push(`# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels === '' ? '' : `{${labels}}`} 1\n`);
+    yield `# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels === '' ? '' : `{${labels}}`} 1\n`;
+    first = false;
   }
   for (const name of [...families.keys()].sort()) {
     const family = families.get(name)!;
-    out.push(`# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n${family.lines.join('')}`);
+    yield `${first ? '' : '\n'}# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n${family.lines.join('')}`;
+    first = false;
+    const stream = streams.get(name);
+    if (stream !== undefined) for await (const chunk of stream.chunks()) yield chunk;
   }
-  return out.join('\n');
 }
 
 /** Renders one metric into its family; returns the number of data points rendered. */

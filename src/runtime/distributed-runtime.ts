@@ -199,8 +199,10 @@ export class DistributedRuntime {
   }
 
   /** The Prometheus exposition, exactly as /metrics serves it. */
-  metricsText(): Promise<string> {
-    return this.pipeline.scrape();
+  async metricsText(): Promise<string> {
+    let out = '';
+    for await (const chunk of this.pipeline.scrape()) out += chunk;
+    return out;
   }
 
   /** Pushes the current metrics to OTLP now (no-op without OTLP or with your own provider). */

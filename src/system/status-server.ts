@@ -4,6 +4,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { pipeline, type Writable } from 'node:stream';
+import { createGzip, type Gzip } from 'node:zlib';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import type { HealthReport } from './health.ts';
@@ -14,8 +17,8 @@ export interface StatusServerOptions {
   /** Port to bind; 0 picks a free one (see `port` after `start()`). */
   port: number;
   logger: Logger;
-  /** Renders the Prometheus exposition. */
-  metrics: () => Promise<string>;
+  /** Renders the Prometheus exposition in chunks; may throw before the first one. */
+  metrics: () => AsyncIterable<string>;
   /** Current readiness. */
   health: () => HealthReport;
 }
@@ -108,15 +111,48 @@ export class SystemStatusServer {
         return send(res, report.status === 'ready' ? 200 : 503, 'application/json', `${JSON.stringify(report)}\n`, head);
       }
       default:
-        this.options.metrics().then(
-          (text) => send(res, 200, PROMETHEUS_CONTENT_TYPE, text, head),
-          (err: unknown) => {
-            this.options.logger.error('rendering /metrics failed', { error: err });
-            // A setup problem we can name is worth showing to whoever looks at the endpoint.
-            const known = err instanceof DynamoError;
-            send(res, known ? 503 : 500, 'text/plain; charset=utf-8', known ? `${err.message}\n` : 'metrics collection failed\n', head);
-          },
-        );
+        void this.serveMetrics(req, res, head);
+    }
+  }
+
+  /**
+   * Streams the exposition chunk by chunk, honouring backpressure, gzipped (off the main thread)
+   * when the scraper accepts it, as Prometheus does. A failure before the first chunk is an error
+   * status; after it, the connection is cut so the scrape fails rather than looking complete.
+   */
+  private async serveMetrics(req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
+    let chunks: AsyncIterator<string>;
+    let first: IteratorResult<string>;
+    try {
+      chunks = this.options.metrics()[Symbol.asyncIterator]();
+      first = await chunks.next();
+    } catch (err) {
+      this.options.logger.error('rendering /metrics failed', { error: err });
+      // A setup problem we can name is worth showing to whoever looks at the endpoint.
+      const known = err instanceof DynamoError;
+      return send(res, known ? 503 : 500, 'text/plain; charset=utf-8', known ? `${err.message}\n` : 'metrics collection failed\n', head);
+    }
+    const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    res.statusCode = 200;
+    res.setHeader('Content-Type', PROMETHEUS_CONTENT_TYPE);
+    res.setHeader('Cache-Control', 'no-store');
+    if (gzip) res.setHeader('Content-Encoding', 'gzip');
+    if (head) {
+      void chunks.return?.();
+      res.end();
+      return;
+    }
+    const out: Writable = gzip ? createGzip() : res;
+    if (gzip) pipeline(out as Gzip, res, () => {});
+    try {
+      for (let step = first; step.done !== true; step = await chunks.next()) {
+        if (res.destroyed) return void chunks.return?.();
+        if (!out.write(step.value)) await Promise.race([once(out, 'drain'), once(res, 'close')]);
+      }
+      out.end();
+    } catch (err) {
+      this.options.logger.error('rendering /metrics failed part-way', { error: err });
+      res.destroy();
     }
   }
 }

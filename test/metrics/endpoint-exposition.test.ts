@@ -37,7 +37,7 @@ describe('EndpointExposition (the /metrics fast path)', () => {
       const options = { withTargetInfo: false, withScopeLabels };
       const general = await new PrometheusSerializer(options).serialize(resourceMetrics);
       const serializer = new PrometheusSerializer(options);
-      const fast = await serializer.serialize({ resource: resourceFromAttributes({}), scopeMetrics: [] }, [new EndpointExposition(registry, withScopeLabels).source(serializer)]);
+      const fast = await serializer.serialize({ resource: resourceFromAttributes({}), scopeMetrics: [] }, new EndpointExposition(registry, withScopeLabels).families());
       assert.equal(fast, general);
       assert.equal(promtoolCheck(fast).status, 0, promtoolCheck(fast).output);
     });
@@ -48,7 +48,7 @@ describe('EndpointExposition (the /metrics fast path)', () => {
     const serializer = new PrometheusSerializer({ withTargetInfo: false });
     let ticks = 0;
     const timer = setInterval(() => ticks++, 0);
-    const text = await serializer.serialize({ resource: resourceFromAttributes({}), scopeMetrics: [] }, [new EndpointExposition(registry, false).source(serializer)]);
+    const text = await serializer.serialize({ resource: resourceFromAttributes({}), scopeMetrics: [] }, new EndpointExposition(registry, false).families());
     clearInterval(timer);
     assert.ok(ticks >= 1);
     assert.equal(text.split('\n').filter((l) => l.startsWith('dynamo_component_requests_total{')).length, 1200);

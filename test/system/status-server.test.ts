@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DistributedRuntime, DynamoError, ErrorCode, PROMETHEUS_CONTENT_TYPE } from '../../src/index.ts';
@@ -59,9 +60,26 @@ describe('system status server', () => {
     assert.equal(head.status, 200);
     assert.equal(head.body, '');
     assert.equal(head.headers['content-type'], PROMETHEUS_CONTENT_TYPE);
-    assert.equal(Number(head.headers['content-length']) > 0, true);
     const query = await http(port, 'GET', '/metrics?name[]=x');
     assert.equal(query.status, 200);
+  });
+
+  it('gzips /metrics for scrapers that accept it, as Prometheus does', async () => {
+    const plain = await http(port, 'GET', '/metrics');
+    const zipped = await new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path: '/metrics', headers: { 'accept-encoding': 'gzip, deflate' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }));
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(zipped.encoding, 'gzip');
+    const text = gunzipSync(zipped.body).toString('utf8');
+    // uptime moves between the two scrapes; everything else is the same
+    const strip = (t: string) => t.replace(/^uptime_seconds\{.*$/m, '');
+    assert.equal(strip(text), strip(plain.body));
   });
 
   it('serves /live and /health; /health names each serving endpoint', async () => {
