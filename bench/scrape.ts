@@ -23,8 +23,9 @@ const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 interface Target {
   name: string;
   url: string;
-  /** Builds the exposition in-process, as a scrape would. */
-  build(): Promise<string>;
+  /** Builds the exposition in-process, as a scrape would (ours: chunk by chunk, as the status server writes them). */
+  build(): Promise<unknown>;
+  text(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -54,7 +55,13 @@ async function ours(n: number): Promise<Target> {
     e.setServing(true);
     for (let k = 0; k < 3; k++) e.recorder.requestEnded(e.recorder.requestStarted(100 + k));
   }
-  return { name: 'ours', url: `http://127.0.0.1:${rt.systemPort}/metrics`, build: () => rt.metricsText(), close: () => rt.shutdown() };
+  // Built as the status server builds it: chunk by chunk, each written out as it comes.
+  const build = async (): Promise<number> => {
+    let bytes = 0;
+    for await (const chunk of rt.prometheusReader.scrapeChunks()) bytes += chunk.length;
+    return bytes;
+  };
+  return { name: 'ours', url: `http://127.0.0.1:${rt.systemPort}/metrics`, build, text: () => rt.metricsText(), close: () => rt.shutdown() };
 }
 
 async function listen(server: Server): Promise<number> {
@@ -90,6 +97,7 @@ async function stock(n: number): Promise<Target> {
     name: 'stock OTel exporter-prometheus',
     url: `http://127.0.0.1:${port}/metrics`,
     build: async () => serializer.serialize((await exporter.collect()).resourceMetrics),
+    text: async () => serializer.serialize((await exporter.collect()).resourceMetrics),
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -126,6 +134,7 @@ async function prom(n: number): Promise<Target> {
     name: 'prom-client',
     url: `http://127.0.0.1:${port}/metrics`,
     build: () => registry.metrics(),
+    text: () => registry.metrics(),
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -140,6 +149,7 @@ async function bare(text: string): Promise<Target> {
     name: 'bare (precomputed string)',
     url: `http://127.0.0.1:${port}/metrics`,
     build: async () => text,
+    text: async () => text,
     close: async () => {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -180,7 +190,7 @@ async function measure(target: Target): Promise<{ build: Row; http: Row; text: s
     blocked.push(b.blockedMs);
     http.push((await timed(() => get(target.url))).ms);
   }
-  const text = await target.build();
+  const text = await target.text();
   const size = `${(Buffer.byteLength(text) / 1e6).toFixed(2)} MB · ${text.split('\n').length.toLocaleString()} lines`;
   return {
     build: { name: target.name, stats: stats(build), extra: `longest event-loop block ${stats(blocked).max.toFixed(1)} ms (median ${stats(blocked).median.toFixed(1)}) · ${size}` },

@@ -51,6 +51,9 @@ interface Snapshot {
 
 const EMPTY_RESOURCE = resourceFromAttributes({});
 
+/** Endpoints turned into metric data between yields to the event loop. */
+const COLLECT_CHUNK = 200;
+
 /**
  * One per reader: a cumulative one serves /metrics, an OTLP reader gets one of its temporality.
  * A delta producer remembers what it last reported, so two readers never share that state.
@@ -70,6 +73,8 @@ export class EndpointMetricsProducer implements MetricProducer {
     const entries = this.registry.entries;
     const scopeMetrics: ScopeMetrics[] = new Array(entries.length);
     for (let i = 0; i < entries.length; i++) {
+      // Collection is asynchronous anyway: give the event loop a turn every few hundred endpoints.
+      if (i > 0 && i % COLLECT_CHUNK === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const { scope, recorder } = entries[i]!;
       scopeMetrics[i] = { scope, metrics: this.temporality === 'cumulative' ? recorderMetrics(recorder, endTime) : this.deltaMetrics(recorder, endTime) };
     }
@@ -111,7 +116,7 @@ export class EndpointMetricsProducer implements MetricProducer {
             endTime,
             attributes,
             value: {
-              buckets: { boundaries: Array.from(r.bounds), counts: Array.from(now.buckets, (v, i) => v - (prev?.buckets[i] ?? 0)) },
+              buckets: { boundaries: boundariesOf(r), counts: Array.from(now.buckets, (v, i) => v - (prev?.buckets[i] ?? 0)) },
               sum: now.sum - (prev?.sum ?? 0),
               count: now.count - (prev?.count ?? 0),
             },
@@ -175,7 +180,7 @@ export function recorderMetrics(r: EndpointRecorder, endTime: HrTime): MetricDat
           endTime,
           attributes,
           value: {
-            buckets: { boundaries: Array.from(r.bounds), counts: Array.from(r.bucketCounts) },
+            buckets: { boundaries: boundariesOf(r), counts: Array.from(r.bucketCounts) },
             sum: r.durationSum,
             count,
             ...(count > 0 ? { min: r.durationMin, max: r.durationMax } : {}),
@@ -185,4 +190,16 @@ export function recorderMetrics(r: EndpointRecorder, endTime: HrTime): MetricDat
     },
     sum(DESCRIPTORS.inflight, false, [point(r.inflight)]),
   ];
+}
+
+const boundaries = new WeakMap<EndpointRecorder, number[]>();
+
+/** The bucket bounds never change: one array per endpoint, shared by every collection. */
+function boundariesOf(r: EndpointRecorder): number[] {
+  let b = boundaries.get(r);
+  if (b === undefined) {
+    b = Array.from(r.bounds);
+    boundaries.set(r, b);
+  }
+  return b;
 }

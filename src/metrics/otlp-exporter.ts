@@ -1,7 +1,8 @@
 /**
- * OTLP push: the official exporter for the configured protocol, wrapped so failures reach our
- * log rate-limited (the first one at once, then a summary at most once a minute, and a line when
- * exports work again) instead of once per export.
+ * OTLP push: the official exporter for the configured protocol, wrapped (`GuardedExporter`) so
+ * that a large export is encoded in batches that each hold the event loop only briefly, and so
+ * failures reach our log rate-limited — the first one at once, then a summary at most once a
+ * minute, and a line when exports work again — instead of once per export.
  */
 import { Metadata } from '@grpc/grpc-js';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
@@ -36,8 +37,10 @@ export function createOtlpExporter(config: OtlpConfig): PushMetricExporter {
 }
 
 const SUMMARY_EVERY_MS = 60_000;
+/** Endpoints (instrumentation scopes) per OTLP request. */
+const SCOPES_PER_REQUEST = 100;
 
-export class LoggingExporter implements PushMetricExporter {
+export class GuardedExporter implements PushMetricExporter {
   private readonly inner: PushMetricExporter;
   private readonly logger: Logger;
   private readonly url: string;
@@ -51,12 +54,37 @@ export class LoggingExporter implements PushMetricExporter {
     this.url = url;
   }
 
+  /**
+   * Exports in batches of scopes (endpoints): the official exporters encode a whole request
+   * synchronously, so one request for thousands of endpoints would hold the event loop for tens of
+   * milliseconds. Each batch is encoded in its own turn; the batches are sent concurrently.
+   */
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    this.inner.export(metrics, (result) => {
+    void this.exportBatches(metrics).then((result) => {
       if (result.code === ExportResultCode.SUCCESS) this.succeeded();
       else this.failed(result.error);
       resultCallback(result);
     });
+  }
+
+  private async exportBatches(metrics: ResourceMetrics): Promise<ExportResult> {
+    const scopes = metrics.scopeMetrics;
+    const pending: Array<Promise<ExportResult>> = [];
+    for (let start = 0; start === 0 || start < scopes.length; start += SCOPES_PER_REQUEST) {
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const batch = scopes.length <= SCOPES_PER_REQUEST ? metrics : { resource: metrics.resource, scopeMetrics: scopes.slice(start, start + SCOPES_PER_REQUEST) };
+      pending.push(
+        new Promise<ExportResult>((resolve) => {
+          try {
+            this.inner.export(batch, resolve);
+          } catch (error) {
+            resolve({ code: ExportResultCode.FAILED, error: error as Error });
+          }
+        }),
+      );
+    }
+    const results = await Promise.all(pending);
+    return results.find((r) => r.code !== ExportResultCode.SUCCESS) ?? { code: ExportResultCode.SUCCESS };
   }
 
   forceFlush(): Promise<void> {

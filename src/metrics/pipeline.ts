@@ -24,7 +24,7 @@ import type { EndpointRecorder } from './endpoint-recorder.ts';
 import { bridgeToApi } from './api-bridge.ts';
 import { EndpointExposition } from './endpoint-exposition.ts';
 import { UPTIME_NAMESPACE, Label, UptimeMetric } from './names.ts';
-import { createOtlpExporter, LoggingExporter } from './otlp-exporter.ts';
+import { createOtlpExporter, GuardedExporter } from './otlp-exporter.ts';
 import { PrometheusReader } from './prometheus-reader.ts';
 
 export interface MetricsPipelineOptions {
@@ -128,7 +128,7 @@ function otlpReader(config: OtlpConfig, registry: EndpointRegistry, logger: Logg
     logger.warn('OTEL_METRIC_EXPORT_TIMEOUT is longer than OTEL_METRIC_EXPORT_INTERVAL; using the interval', { timeout_ms: timeoutMs, interval_ms: config.intervalMs });
     timeoutMs = config.intervalMs;
   }
-  const exporter = new LoggingExporter(createOtlpExporter({ ...config, timeoutMs }), logger, config.url);
+  const exporter = new GuardedExporter(createOtlpExporter({ ...config, timeoutMs }), logger, config.url);
   logger.info('OTLP metrics export on', { protocol: config.protocol, url: config.url, interval_ms: config.intervalMs, temporality: config.temporality });
   return new PeriodicExportingMetricReader({
     exporter,
