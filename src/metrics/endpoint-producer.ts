@@ -52,7 +52,7 @@ interface Snapshot {
 const EMPTY_RESOURCE = resourceFromAttributes({});
 
 /** Endpoints turned into metric data between yields to the event loop. */
-const COLLECT_CHUNK = 200;
+const COLLECT_CHUNK = 100;
 
 /**
  * One per reader: a cumulative one serves /metrics, an OTLP reader gets one of its temporality.

@@ -37,8 +37,10 @@ export function createOtlpExporter(config: OtlpConfig): PushMetricExporter {
 }
 
 const SUMMARY_EVERY_MS = 60_000;
-/** Endpoints (instrumentation scopes) per OTLP request. */
-const SCOPES_PER_REQUEST = 100;
+/** Endpoints (instrumentation scopes) per OTLP request: encoding one batch holds the event loop ≈ 1 ms. */
+const SCOPES_PER_REQUEST = 25;
+/** OTLP requests of one export in flight at once. */
+const MAX_IN_FLIGHT = 8;
 
 export class GuardedExporter implements PushMetricExporter {
   private readonly inner: PushMetricExporter;
@@ -69,22 +71,34 @@ export class GuardedExporter implements PushMetricExporter {
 
   private async exportBatches(metrics: ResourceMetrics): Promise<ExportResult> {
     const scopes = metrics.scopeMetrics;
-    const pending: Array<Promise<ExportResult>> = [];
-    for (let start = 0; start === 0 || start < scopes.length; start += SCOPES_PER_REQUEST) {
-      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const batch = scopes.length <= SCOPES_PER_REQUEST ? metrics : { resource: metrics.resource, scopeMetrics: scopes.slice(start, start + SCOPES_PER_REQUEST) };
-      pending.push(
-        new Promise<ExportResult>((resolve) => {
-          try {
-            this.inner.export(batch, resolve);
-          } catch (error) {
-            resolve({ code: ExportResultCode.FAILED, error: error as Error });
-          }
-        }),
-      );
+    if (scopes.length <= SCOPES_PER_REQUEST) return this.exportOne(metrics);
+    // A window of requests in flight: the official exporters refuse more than their
+    // concurrency limit (30), and a slow collector should not get hundreds at once.
+    const inFlight = new Set<Promise<ExportResult>>();
+    const results: ExportResult[] = [];
+    for (let start = 0; start < scopes.length; start += SCOPES_PER_REQUEST) {
+      if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
+      else if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const sent = this.exportOne({ resource: metrics.resource, scopeMetrics: scopes.slice(start, start + SCOPES_PER_REQUEST) });
+      const tracked: Promise<ExportResult> = sent.then((r) => {
+        inFlight.delete(tracked);
+        results.push(r);
+        return r;
+      });
+      inFlight.add(tracked);
     }
-    const results = await Promise.all(pending);
+    await Promise.all(inFlight);
     return results.find((r) => r.code !== ExportResultCode.SUCCESS) ?? { code: ExportResultCode.SUCCESS };
+  }
+
+  private exportOne(batch: ResourceMetrics): Promise<ExportResult> {
+    return new Promise<ExportResult>((resolve) => {
+      try {
+        this.inner.export(batch, resolve);
+      } catch (error) {
+        resolve({ code: ExportResultCode.FAILED, error: error as Error });
+      }
+    });
   }
 
   forceFlush(): Promise<void> {
