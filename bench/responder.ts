@@ -1,0 +1,131 @@
+/**
+ * The responder process of bench/request-plane.ts: serves an echo endpoint through our request
+ * plane with one of four observers, and reports its own CPU time over the measured window.
+ *   node --import tsx bench/responder.ts <variant> <nats-url>
+ * IPC: parent sends 'start' / 'stop'; child answers { ready } and { cpuUs, requests }.
+ */
+import { connect } from '@nats-io/transport-node';
+import client from 'prom-client';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { createLogger } from '../src/logging/logger.ts';
+import { EndpointRecorder } from '../src/metrics/endpoint-recorder.ts';
+import { DEFAULT_DURATION_BUCKETS, EndpointMetric, type ErrorType } from '../src/metrics/names.ts';
+import { EndpointServer, type RequestObserver } from '../src/transport/endpoint-server.ts';
+import { endpointSubject } from '../src/transport/protocol.ts';
+
+const [variant, url] = process.argv.slice(2) as [string, string];
+const attrs = { dynamo_namespace: 'bench', dynamo_component: 'echo', dynamo_endpoint: 'echo' };
+let served = 0;
+
+class Bare implements RequestObserver {
+  requestStarted(): number {
+    served++;
+    return 0;
+  }
+  responsePublished(): void {}
+  error(): void {}
+  requestEnded(): void {}
+}
+
+class Reader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+function otel(): RequestObserver {
+  const meter = new MeterProvider({ readers: [new Reader()] }).getMeter('bench');
+  const requests = meter.createCounter(EndpointMetric.requests.name);
+  const inBytes = meter.createCounter(EndpointMetric.requestBytes.name);
+  const outBytes = meter.createCounter(EndpointMetric.responseBytes.name);
+  const errors = meter.createCounter(EndpointMetric.errors.name);
+  const inflight = meter.createUpDownCounter(EndpointMetric.inflight.name);
+  const duration = meter.createHistogram(EndpointMetric.duration.name, { advice: { explicitBucketBoundaries: [...DEFAULT_DURATION_BUCKETS] } });
+  return {
+    requestStarted(bytes) {
+      served++;
+      requests.add(1, attrs);
+      inBytes.add(bytes, attrs);
+      inflight.add(1, attrs);
+      return performance.now();
+    },
+    responsePublished(bytes) {
+      outBytes.add(bytes, attrs);
+    },
+    error(type: ErrorType) {
+      errors.add(1, { ...attrs, error_type: type });
+    },
+    requestEnded(mark) {
+      inflight.add(-1, attrs);
+      duration.record((performance.now() - mark) / 1000, attrs);
+    },
+  };
+}
+
+function prom(): RequestObserver {
+  const registry = new client.Registry();
+  const labelNames = Object.keys(attrs);
+  const values = Object.values(attrs);
+  const c = (name: string) => new client.Counter({ name, help: name, labelNames, registers: [registry] }).labels(...values);
+  const requests = c(EndpointMetric.requests.name);
+  const inBytes = c(EndpointMetric.requestBytes.name);
+  const outBytes = c(EndpointMetric.responseBytes.name);
+  const errors = new client.Counter({ name: EndpointMetric.errors.name, help: 'x', labelNames: [...labelNames, 'error_type'], registers: [registry] });
+  const inflight = new client.Gauge({ name: EndpointMetric.inflight.name, help: 'x', labelNames, registers: [registry] }).labels(...values);
+  const duration = new client.Histogram({ name: EndpointMetric.duration.name, help: 'x', labelNames, buckets: [...DEFAULT_DURATION_BUCKETS], registers: [registry] }).labels(...values);
+  return {
+    requestStarted(bytes) {
+      served++;
+      requests.inc();
+      inBytes.inc(bytes);
+      inflight.inc();
+      return performance.now();
+    },
+    responsePublished(bytes) {
+      outBytes.inc(bytes);
+    },
+    error(type: ErrorType) {
+      errors.inc({ ...attrs, error_type: type });
+    },
+    requestEnded(mark) {
+      inflight.dec();
+      duration.observe((performance.now() - mark) / 1000);
+    },
+  };
+}
+
+function ours(): RequestObserver {
+  const r = new EndpointRecorder(attrs, DEFAULT_DURATION_BUCKETS, createLogger('warn'));
+  const started = r.requestStarted.bind(r);
+  r.requestStarted = (bytes: number) => {
+    served++;
+    return started(bytes);
+  };
+  return r;
+}
+
+const observer = variant === 'ours' ? ours() : variant === 'otel' ? otel() : variant === 'prom' ? prom() : new Bare();
+const nc = await connect({ servers: url, noAsyncTraces: true });
+const server = new EndpointServer({
+  nc,
+  subject: endpointSubject(attrs.dynamo_namespace, attrs.dynamo_component, attrs.dynamo_endpoint),
+  instanceId: `bench-${variant}`,
+  engine: (request: unknown) => request,
+  observer,
+  endpoint: undefined,
+  logger: createLogger('warn'),
+});
+await server.start();
+let cpu = process.cpuUsage();
+let from = 0;
+process.on('message', (m: string) => {
+  if (m === 'start') {
+    cpu = process.cpuUsage();
+    from = served;
+  } else if (m === 'stop') {
+    const d = process.cpuUsage(cpu);
+    process.send!({ cpuUs: d.user + d.system, requests: served - from });
+  } else if (m === 'exit') {
+    void nc.close().then(() => process.exit(0));
+  }
+});
+process.send!({ ready: true });
