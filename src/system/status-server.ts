@@ -4,7 +4,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { once } from 'node:events';
 import { pipeline, type Writable } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
 import { DynamoError, ErrorCode } from '../errors.ts';
@@ -147,7 +146,7 @@ export class SystemStatusServer {
     try {
       for (let step = first; step.done !== true; step = await chunks.next()) {
         if (res.destroyed) return void chunks.return?.();
-        if (!out.write(step.value)) await Promise.race([once(out, 'drain'), once(res, 'close')]);
+        if (!out.write(step.value)) await drainedOrClosed(out, res);
       }
       out.end();
     } catch (err) {
@@ -155,6 +154,19 @@ export class SystemStatusServer {
       res.destroy();
     }
   }
+}
+
+/** Resolves when `out` can take more or the response is gone; leaves no listener behind either way. */
+function drainedOrClosed(out: Writable, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string, head = false): void {
