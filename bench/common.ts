@@ -1,5 +1,7 @@
 /** Shared by the benchmarks: machine description, statistics and the comparison table. */
 import { cpus, totalmem } from 'node:os';
+import type { Meter } from '@opentelemetry/api';
+import { DEFAULT_DURATION_BUCKETS, EndpointMetric } from '../src/metrics/names.ts';
 
 export function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -47,4 +49,36 @@ export function printTable(title: string, unit: string, rows: Row[], baseline: s
 
 function fmt(n: number): string {
   return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
+
+/** How long `work` took (ms) and the longest gap between event-loop turns while it ran (ms). */
+export async function timed(work: () => Promise<unknown>): Promise<{ ms: number; blockedMs: number }> {
+  let maxGap = 0;
+  let last = performance.now();
+  let running = true;
+  const tick = (): void => {
+    const now = performance.now();
+    if (now - last > maxGap) maxGap = now - last;
+    last = now;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const t0 = performance.now();
+  await work();
+  const ms = performance.now() - t0;
+  running = false;
+  return { ms, blockedMs: Math.max(maxGap, performance.now() - last) };
+}
+
+/** The six automatic instruments made the stock way, on one meter: the comparison baseline. */
+export function stockInstruments(meter: Meter) {
+  const opts = (spec: { help: string; unit: string }) => ({ description: spec.help, unit: spec.unit });
+  return {
+    requests: meter.createCounter(EndpointMetric.requests.name, opts(EndpointMetric.requests)),
+    requestBytes: meter.createCounter(EndpointMetric.requestBytes.name, opts(EndpointMetric.requestBytes)),
+    responseBytes: meter.createCounter(EndpointMetric.responseBytes.name, opts(EndpointMetric.responseBytes)),
+    errors: meter.createCounter(EndpointMetric.errors.name, opts(EndpointMetric.errors)),
+    inflight: meter.createUpDownCounter(EndpointMetric.inflight.name, opts(EndpointMetric.inflight)),
+    duration: meter.createHistogram(EndpointMetric.duration.name, { ...opts(EndpointMetric.duration), advice: { explicitBucketBoundaries: [...DEFAULT_DURATION_BUCKETS] } }),
+  };
 }

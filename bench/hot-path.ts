@@ -13,7 +13,7 @@ import { createLogger } from '../src/logging/logger.ts';
 import { EndpointRecorder } from '../src/metrics/endpoint-recorder.ts';
 import { DEFAULT_DURATION_BUCKETS, EndpointMetric } from '../src/metrics/names.ts';
 import { PrometheusReader } from '../src/metrics/prometheus-reader.ts';
-import { printTable, stats, type Row } from './common.ts';
+import { printTable, stats, stockInstruments, type Row } from './common.ts';
 
 const N = Number(process.env['BENCH_N'] ?? 1_000_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 9);
@@ -40,11 +40,7 @@ function ours(): Variant {
 function otel(): Variant {
   const provider = new MeterProvider({ readers: [new PrometheusReader()] });
   const meter = provider.getMeter('bench');
-  const requests = meter.createCounter(EndpointMetric.requests.name);
-  const inBytes = meter.createCounter(EndpointMetric.requestBytes.name);
-  const outBytes = meter.createCounter(EndpointMetric.responseBytes.name);
-  const inflight = meter.createUpDownCounter(EndpointMetric.inflight.name);
-  const duration = meter.createHistogram(EndpointMetric.duration.name, { advice: { explicitBucketBoundaries: [...DEFAULT_DURATION_BUCKETS] } });
+  const { requests, requestBytes: inBytes, responseBytes: outBytes, inflight, duration } = stockInstruments(meter);
   return {
     name: 'stock OTel sync instruments',
     run(n) {

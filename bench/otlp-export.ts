@@ -11,8 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { DistributedRuntime } from '../src/index.ts';
-import { DEFAULT_DURATION_BUCKETS, EndpointMetric, ERROR_TYPES } from '../src/metrics/names.ts';
-import { printTable, stats, type Row } from './common.ts';
+import { ERROR_TYPES } from '../src/metrics/names.ts';
+import { printTable, stats, stockInstruments, timed, type Row } from './common.ts';
 
 const N = Number(process.env['BENCH_ENDPOINTS'] ?? 1000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 10);
@@ -28,23 +28,6 @@ const url = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
 
 const names = (i: number) => ({ dynamo_namespace: `ns${i % 10}`, dynamo_component: `comp${Math.floor(i / 10) % 100}`, dynamo_endpoint: `ep${i}` });
 
-async function timed(work: () => Promise<unknown>): Promise<{ ms: number; blockedMs: number }> {
-  let maxGap = 0;
-  let last = performance.now();
-  let running = true;
-  const tick = (): void => {
-    const now = performance.now();
-    if (now - last > maxGap) maxGap = now - last;
-    last = now;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
-  const t0 = performance.now();
-  await work();
-  const ms = performance.now() - t0;
-  running = false;
-  return { ms, blockedMs: Math.max(maxGap, performance.now() - last) };
-}
 
 async function rounds(name: string, work: () => Promise<unknown>): Promise<Row> {
   for (let i = 0; i < 3; i++) await work();
@@ -83,12 +66,7 @@ const rows: Row[] = [];
   for (let i = 0; i < N; i++) {
     const a = names(i);
     const meter = provider.getMeter(`dynamo/${a.dynamo_namespace}/${a.dynamo_component}/${a.dynamo_endpoint}`);
-    const requests = meter.createCounter(EndpointMetric.requests.name);
-    const inBytes = meter.createCounter(EndpointMetric.requestBytes.name);
-    const outBytes = meter.createCounter(EndpointMetric.responseBytes.name);
-    const errors = meter.createCounter(EndpointMetric.errors.name);
-    const inflight = meter.createUpDownCounter(EndpointMetric.inflight.name);
-    const duration = meter.createHistogram(EndpointMetric.duration.name, { advice: { explicitBucketBoundaries: [...DEFAULT_DURATION_BUCKETS] } });
+    const { requests, requestBytes: inBytes, responseBytes: outBytes, errors, inflight, duration } = stockInstruments(meter);
     for (let k = 0; k < 3; k++) {
       requests.add(1, a);
       inBytes.add(100, a);

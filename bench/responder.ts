@@ -12,6 +12,7 @@ import { EndpointRecorder } from '../src/metrics/endpoint-recorder.ts';
 import { DEFAULT_DURATION_BUCKETS, EndpointMetric, type ErrorType } from '../src/metrics/names.ts';
 import { EndpointServer, type RequestObserver } from '../src/transport/endpoint-server.ts';
 import { endpointSubject } from '../src/transport/protocol.ts';
+import { stockInstruments } from './common.ts';
 
 const [variant, url] = process.argv.slice(2) as [string, string];
 const attrs = { dynamo_namespace: 'bench', dynamo_component: 'echo', dynamo_endpoint: 'echo' };
@@ -34,12 +35,7 @@ class Reader extends MetricReader {
 
 function otel(): RequestObserver {
   const meter = new MeterProvider({ readers: [new Reader()] }).getMeter('bench');
-  const requests = meter.createCounter(EndpointMetric.requests.name);
-  const inBytes = meter.createCounter(EndpointMetric.requestBytes.name);
-  const outBytes = meter.createCounter(EndpointMetric.responseBytes.name);
-  const errors = meter.createCounter(EndpointMetric.errors.name);
-  const inflight = meter.createUpDownCounter(EndpointMetric.inflight.name);
-  const duration = meter.createHistogram(EndpointMetric.duration.name, { advice: { explicitBucketBoundaries: [...DEFAULT_DURATION_BUCKETS] } });
+  const { requests, requestBytes: inBytes, responseBytes: outBytes, errors, inflight, duration } = stockInstruments(meter);
   return {
     requestStarted(bytes) {
       served++;

@@ -14,7 +14,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import client from 'prom-client';
 import { DistributedRuntime } from '../src/index.ts';
 import { DEFAULT_DURATION_BUCKETS, EndpointMetric, ERROR_TYPES } from '../src/metrics/names.ts';
-import { printTable, stats, type Row } from './common.ts';
+import { printTable, stats, stockInstruments, timed, type Row } from './common.ts';
 
 const SIZES = (process.env['BENCH_ENDPOINTS'] ?? '1000,10000').split(',').map(Number);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 15);
@@ -75,12 +75,7 @@ async function stock(n: number): Promise<Target> {
   for (let i = 0; i < n; i++) {
     const a = attrsOf(i);
     const meter = provider.getMeter(`dynamo/${a.dynamo_namespace}/${a.dynamo_component}/${a.dynamo_endpoint}`);
-    const requests = meter.createCounter(EndpointMetric.requests.name, { description: EndpointMetric.requests.help });
-    const inBytes = meter.createCounter(EndpointMetric.requestBytes.name, { description: EndpointMetric.requestBytes.help });
-    const outBytes = meter.createCounter(EndpointMetric.responseBytes.name, { description: EndpointMetric.responseBytes.help });
-    const errors = meter.createCounter(EndpointMetric.errors.name, { description: EndpointMetric.errors.help });
-    const inflight = meter.createUpDownCounter(EndpointMetric.inflight.name, { description: EndpointMetric.inflight.help });
-    const duration = meter.createHistogram(EndpointMetric.duration.name, { description: EndpointMetric.duration.help, advice: { explicitBucketBoundaries: [...DEFAULT_DURATION_BUCKETS] } });
+    const { requests, requestBytes: inBytes, responseBytes: outBytes, errors, inflight, duration } = stockInstruments(meter);
     for (let k = 0; k < 3; k++) {
       requests.add(1, a);
       inBytes.add(100 + k, a);
@@ -157,24 +152,6 @@ async function bare(text: string): Promise<Target> {
   };
 }
 
-/** How long `work` took (ms) and the longest gap between event-loop turns while it ran (ms). */
-async function timed(work: () => Promise<unknown>): Promise<{ ms: number; blockedMs: number }> {
-  let maxGap = 0;
-  let last = performance.now();
-  let running = true;
-  const tick = (): void => {
-    const now = performance.now();
-    if (now - last > maxGap) maxGap = now - last;
-    last = now;
-    if (running) setImmediate(tick);
-  };
-  setImmediate(tick);
-  const t0 = performance.now();
-  await work();
-  const ms = performance.now() - t0;
-  running = false;
-  return { ms, blockedMs: Math.max(maxGap, performance.now() - last) };
-}
 
 async function measure(target: Target): Promise<{ build: Row; http: Row; text: string }> {
   for (let i = 0; i < 3; i++) {

@@ -13,6 +13,7 @@ import {
   DataPointType,
   type CollectionResult,
   type DataPoint,
+  type Histogram,
   type MetricData,
   type MetricProducer,
   type ScopeMetrics,
@@ -106,23 +107,12 @@ export class EndpointMetricsProducer implements MetricProducer {
       sum(DESCRIPTORS.requestBytes, true, d('requestBytes'), AggregationTemporality.DELTA),
       sum(DESCRIPTORS.responseBytes, true, d('responseBytes'), AggregationTemporality.DELTA),
       sum(DESCRIPTORS.errors, true, errorPoints, AggregationTemporality.DELTA),
-      {
-        descriptor: DESCRIPTORS.duration,
-        aggregationTemporality: AggregationTemporality.DELTA,
-        dataPointType: DataPointType.HISTOGRAM,
-        dataPoints: [
-          {
-            startTime,
-            endTime,
-            attributes,
-            value: {
-              buckets: { boundaries: boundariesOf(r), counts: Array.from(now.buckets, (v, i) => v - (prev?.buckets[i] ?? 0)) },
-              sum: now.sum - (prev?.sum ?? 0),
-              count: now.count - (prev?.count ?? 0),
-            },
-          },
-        ],
-      },
+      // min/max are unknown for an interval: only the cumulative form carries them.
+      histogram(r, startTime, endTime, AggregationTemporality.DELTA, {
+        buckets: { boundaries: boundariesOf(r), counts: Array.from(now.buckets, (v, i) => v - (prev?.buckets[i] ?? 0)) },
+        sum: now.sum - (prev?.sum ?? 0),
+        count: now.count - (prev?.count ?? 0),
+      }),
       sum(DESCRIPTORS.inflight, false, [{ startTime: r.startTime, endTime, attributes, value: r.inflight }]),
     ];
   }
@@ -170,26 +160,23 @@ export function recorderMetrics(r: EndpointRecorder, endTime: HrTime): MetricDat
     sum(DESCRIPTORS.requestBytes, true, [point(r.requestBytes)]),
     sum(DESCRIPTORS.responseBytes, true, [point(r.responseBytes)]),
     sum(DESCRIPTORS.errors, true, errorPoints),
-    {
-      descriptor: DESCRIPTORS.duration,
-      aggregationTemporality: AggregationTemporality.CUMULATIVE,
-      dataPointType: DataPointType.HISTOGRAM,
-      dataPoints: [
-        {
-          startTime,
-          endTime,
-          attributes,
-          value: {
-            buckets: { boundaries: boundariesOf(r), counts: Array.from(r.bucketCounts) },
-            sum: r.durationSum,
-            count,
-            ...(count > 0 ? { min: r.durationMin, max: r.durationMax } : {}),
-          },
-        },
-      ],
-    },
+    histogram(r, startTime, endTime, AggregationTemporality.CUMULATIVE, {
+      buckets: { boundaries: boundariesOf(r), counts: Array.from(r.bucketCounts) },
+      sum: r.durationSum,
+      count,
+      ...(count > 0 ? { min: r.durationMin, max: r.durationMax } : {}),
+    }),
     sum(DESCRIPTORS.inflight, false, [point(r.inflight)]),
   ];
+}
+
+function histogram(r: EndpointRecorder, startTime: HrTime, endTime: HrTime, aggregationTemporality: AggregationTemporality, value: Histogram): MetricData {
+  return {
+    descriptor: DESCRIPTORS.duration,
+    aggregationTemporality,
+    dataPointType: DataPointType.HISTOGRAM,
+    dataPoints: [{ startTime, endTime, attributes: r.attributes, value }],
+  };
 }
 
 const boundaries = new WeakMap<EndpointRecorder, number[]>();

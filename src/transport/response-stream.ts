@@ -31,7 +31,6 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   private waiter: Waiter | undefined;
   private finalValue: unknown;
   private timer: NodeJS.Timeout | undefined;
-  private readonly timeoutMs: number;
   private readonly signal: AbortSignal | undefined;
   private readonly onAbort = (): void => {
     this.fail(new DynamoError(ErrorCode.Cancelled, `request ${this.requestId} was cancelled`, { cause: this.signal?.reason }), true);
@@ -39,7 +38,6 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
 
   constructor(requestId: string, timeoutMs: number, signal: AbortSignal | undefined, hooks: StreamHooks) {
     this.requestId = requestId;
-    this.timeoutMs = timeoutMs;
     this.signal = signal;
     this.hooks = hooks;
     if (signal?.aborted) {
