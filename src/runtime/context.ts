@@ -16,6 +16,8 @@ export interface RuntimeContext {
   readonly instanceId: string;
   /** Grace period for in-flight requests at shutdown, ms. */
   readonly shutdownGraceMs: number;
+  /** How long a response stream may wait for its reader's acknowledgement, ms. */
+  readonly streamStallTimeoutMs: number;
   assertOpen(): void;
   /** The NATS connection; throws `DYN_ERR_NO_NATS` when the runtime runs without one. */
   nats(): NatsTransport;

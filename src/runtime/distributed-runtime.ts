@@ -50,6 +50,8 @@ export interface DistributedRuntimeOptions {
   nats?: NatsOptions | false;
   /** How long shutdown waits for in-flight requests before aborting them, in ms. Default 10000. */
   shutdownGraceMs?: number;
+  /** A response stream whose reader has not acknowledged anything for this long is ended as abandoned, in ms. Default 60000. */
+  streamStallTimeoutMs?: number;
   /** Shut down gracefully on SIGINT/SIGTERM, then exit. Default `true`. */
   handleSignals?: boolean;
 }
@@ -116,6 +118,7 @@ export class DistributedRuntime {
       endpoints,
       instanceId: this.instanceId,
       shutdownGraceMs: graceMs,
+      streamStallTimeoutMs: options.streamStallTimeoutMs ?? 60_000,
       assertOpen: () => {
         if (this.closed) throw new DynamoError(ErrorCode.RuntimeClosed, 'the DistributedRuntime has been shut down');
       },

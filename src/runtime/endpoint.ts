@@ -99,6 +99,7 @@ export class Endpoint extends MetricsNode {
       observer: this.recorder,
       endpoint: this,
       logger: this.ctx.logger,
+      stallTimeoutMs: this.ctx.streamStallTimeoutMs,
     });
     this.server = server;
     this.setServing(true);

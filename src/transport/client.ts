@@ -8,7 +8,7 @@ import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { flushSubscriptions } from './nats-connection.ts';
 import { encodeBody } from './codec.ts';
-import { cancelSubject, Header, PROTOCOL_VERSION } from './protocol.ts';
+import { cancelSubject, controlSubject, DEFAULT_WINDOW, Header, MAX_WINDOW, PROTOCOL_VERSION } from './protocol.ts';
 import { ResponseStream } from './response-stream.ts';
 import { discoverInstances, type Instance } from './service-discovery.ts';
 
@@ -22,6 +22,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** How long one discovery round listens for instances, in ms. Default 250. */
   discoveryWindowMs?: number;
+  /** Responses a stream may have in flight before the reader acknowledges them (flow control), 1–4096. Default 128. */
+  window?: number;
 }
 
 export interface GenerateOptions {
@@ -53,6 +55,7 @@ export class EndpointClient {
   private readonly router: RouterMode;
   private readonly timeoutMs: number;
   private readonly windowMs: number;
+  private readonly window: number;
   private readonly prefix = nuid.next();
   private readonly inbox: string;
   private readonly streams = new Map<string, ResponseStream>();
@@ -71,6 +74,10 @@ export class EndpointClient {
     this.router = options.router ?? RouterMode.RoundRobin;
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.windowMs = options.discoveryWindowMs ?? 250;
+    this.window = options.window ?? DEFAULT_WINDOW;
+    if (!Number.isInteger(this.window) || this.window < 1 || this.window > MAX_WINDOW) {
+      throw new DynamoError(ErrorCode.InvalidOption, `window ${String(options.window)} is not valid: expected a whole number from 1 to ${MAX_WINDOW}`);
+    }
     this.inbox = `_INBOX.${this.prefix}`;
     if (this.router !== RouterMode.RoundRobin && this.router !== RouterMode.Random) {
       throw new DynamoError(ErrorCode.InvalidOption, `router ${JSON.stringify(this.router)} is not valid: expected round_robin or random`);
@@ -148,14 +155,22 @@ export class EndpointClient {
     h.set(Header.Protocol, PROTOCOL_VERSION);
     h.set(Header.RequestId, requestId);
     h.set(Header.ContentType, body.contentType);
+    h.set(Header.Window, String(this.window));
 
     const target = this.pick(options.instanceId);
     let resent = false;
     const send = (subject: string): void => this.transport.nc.publish(subject, body.data, { reply, headers: h });
-    const stream: ResponseStream<T> = new ResponseStream<T>(requestId, options.timeoutMs ?? this.timeoutMs, options.signal, {
+    const stream: ResponseStream<T> = new ResponseStream<T>(requestId, options.timeoutMs ?? this.timeoutMs, this.window, options.signal, {
       done: (cancel) => {
         this.streams.delete(token);
         if (cancel) this.sendCancel(requestId);
+      },
+      ack: (instanceId, consumed) => {
+        try {
+          this.transport.nc.publish(controlSubject(this.subject, instanceId), `${requestId} ${consumed}`);
+        } catch (err) {
+          this.logger.debug('ack not sent', { request_id: requestId, error: err });
+        }
       },
       noResponders: () => {
         // Nothing was delivered, so sending again cannot run the request twice.

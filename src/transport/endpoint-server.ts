@@ -16,6 +16,9 @@ import { LazyRequestContext } from './request-context.ts';
 import {
   cancelSubject,
   ContentType,
+  controlSubject,
+  DEFAULT_WINDOW,
+  MAX_WINDOW,
   Header,
   instanceSubject,
   MessageKind,
@@ -44,6 +47,8 @@ export interface EndpointServerOptions<TEndpoint> {
   observer: RequestObserver;
   endpoint: TEndpoint;
   logger: Logger;
+  /** A stream waiting this long for its reader to acknowledge is ended as abandoned, in ms. Default 60000. */
+  stallTimeoutMs?: number;
 }
 
 const MAX_ERROR_TEXT = 4096;
@@ -58,10 +63,20 @@ const CANCELLED = Symbol('cancelled');
 interface Active<TEndpoint> {
   readonly reply: string;
   readonly ctx: LazyRequestContext<TEndpoint>;
+  /** Data messages the requester takes before it must acknowledge. */
+  readonly window: number;
+  /** Data messages published, and acknowledged as consumed by the requester. */
+  sent: number;
+  acked: number;
   cancelled: boolean;
-  /** Resolves when the request is cancelled; races the engine's next value. */
+  /** Ends a wait for the engine early: on cancel. */
   wake: (() => void) | undefined;
+  /** Ends a wait for credit: on an ack, or on cancel. */
+  wakeCredit: (() => void) | undefined;
 }
+
+/** Every this many responses the stream loop takes a macrotask turn, so a handler that yields synchronously forever cannot starve I/O (acks, cancels, other requests). */
+const TURN_EVERY = 32;
 
 function fixedHeaders(entries: Array<[string, string]>): PublishOptions {
   const h = natsHeaders();
@@ -69,8 +84,15 @@ function fixedHeaders(entries: Array<[string, string]>): PublishOptions {
   return { headers: h };
 }
 
-const DATA_JSON = fixedHeaders([[Header.Protocol, PROTOCOL_VERSION], [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Json]]);
-const DATA_BYTES = fixedHeaders([[Header.Protocol, PROTOCOL_VERSION], [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Bytes]]);
+const dataHeaders = (contentType: ContentType, instanceId?: string): PublishOptions =>
+  fixedHeaders([
+    [Header.Protocol, PROTOCOL_VERSION],
+    [Header.Kind, MessageKind.Data],
+    [Header.ContentType, contentType],
+    ...(instanceId === undefined ? [] : ([[Header.Instance, instanceId]] as Array<[string, string]>)),
+  ]);
+const DATA_JSON = dataHeaders(ContentType.Json);
+const DATA_BYTES = dataHeaders(ContentType.Bytes);
 const END = fixedHeaders([[Header.Protocol, PROTOCOL_VERSION], [Header.Kind, MessageKind.End], [Header.ContentType, ContentType.Json]]);
 
 const encoder = new TextEncoder();
@@ -79,12 +101,19 @@ export class EndpointServer<TEndpoint> {
   private readonly o: EndpointServerOptions<TEndpoint>;
   private readonly active = new Map<string, Active<TEndpoint>>();
   private subs: Subscription[] = [];
-  private cancelSub: Subscription | undefined;
+  private controlSubs: Subscription[] = [];
+  /** The first data message of a stream names this instance, so the reader knows where to acknowledge. */
+  private readonly firstJson: PublishOptions;
+  private readonly firstBytes: PublishOptions;
+  private readonly stallTimeoutMs: number;
   private stopping = false;
   private idle: (() => void) | undefined;
 
   constructor(options: EndpointServerOptions<TEndpoint>) {
     this.o = options;
+    this.firstJson = dataHeaders(ContentType.Json, options.instanceId);
+    this.firstBytes = dataHeaders(ContentType.Bytes, options.instanceId);
+    this.stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
   }
 
   get inflight(): number {
@@ -105,11 +134,18 @@ export class EndpointServer<TEndpoint> {
       this.onMessage(msg);
     };
     this.subs = [nc.subscribe(subject, { queue: subject, callback }), nc.subscribe(this.instanceSubject, { callback })];
-    this.cancelSub = nc.subscribe(cancelSubject(subject), {
-      callback: (err, msg) => {
-        if (err === null) this.cancel(msg.string(), RemoteErrorType.Cancelled);
-      },
-    });
+    this.controlSubs = [
+      nc.subscribe(cancelSubject(subject), {
+        callback: (err, msg) => {
+          if (err === null) this.cancel(msg.string(), RemoteErrorType.Cancelled);
+        },
+      }),
+      nc.subscribe(controlSubject(subject, this.o.instanceId), {
+        callback: (err, msg) => {
+          if (err === null) this.ack(msg.string());
+        },
+      }),
+    ];
     // The server has our subscriptions once this returns: requests sent afterwards are delivered.
     await flushSubscriptions(nc);
   }
@@ -134,7 +170,7 @@ export class EndpointServer<TEndpoint> {
         if (this.active.size > 0) await drained;
       }
     }
-    this.cancelSub?.unsubscribe();
+    for (const sub of this.controlSubs) sub.unsubscribe();
   }
 
   private onMessage(msg: Msg): void {
@@ -166,11 +202,16 @@ export class EndpointServer<TEndpoint> {
     }
     if (reply === '') return this.reject(mark, reply, ErrorType.ResponseStream, ErrorType.ResponseStream, 'request has no reply subject');
 
+    const asked = Number(single(h, Header.Window) || DEFAULT_WINDOW);
     const st: Active<TEndpoint> = {
       reply,
       ctx: new LazyRequestContext(requestId, this.o.endpoint, this.o.instanceId),
+      window: Number.isInteger(asked) && asked > 0 ? Math.min(asked, MAX_WINDOW) : DEFAULT_WINDOW,
+      sent: 0,
+      acked: 0,
       cancelled: false,
       wake: undefined,
+      wakeCredit: undefined,
     };
     this.active.set(requestId, st);
     void this.run(st, decoded.value, mark);
@@ -192,8 +233,11 @@ export class EndpointServer<TEndpoint> {
             final = step.value;
             break;
           }
+          if (count - st.acked >= st.window && !(await this.credit(st))) break;
+          if (count > 0 && count % TURN_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+          if (st.cancelled) break;
           this.publishData(st.reply, step.value, count);
-          count++;
+          st.sent = ++count;
         }
       } else if (!st.cancelled && out !== undefined) {
         this.publishData(st.reply, out, 0);
@@ -228,12 +272,47 @@ export class EndpointServer<TEndpoint> {
     this.o.observer.requestEnded(mark);
   }
 
+  /**
+   * Waits until the reader acknowledges enough to open the window again. False when the request
+   * was cancelled meanwhile, or the reader stayed silent for the stall timeout: then it is ended
+   * as abandoned (not an error of the endpoint; the handler's signal aborts).
+   */
+  private async credit(st: Active<TEndpoint>): Promise<boolean> {
+    const deadline = Date.now() + this.stallTimeoutMs;
+    while (!st.cancelled && st.acked + st.window <= st.sent) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        this.o.logger.debug('stream abandoned: no acknowledgement from its reader', { request_id: st.ctx.requestId, stall_ms: this.stallTimeoutMs });
+        this.cancel(st.ctx.requestId, RemoteErrorType.Cancelled);
+        return false;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        st.wakeCredit = resolve;
+        timer = setTimeout(resolve, left);
+      });
+      st.wakeCredit = undefined;
+      clearTimeout(timer);
+    }
+    return !st.cancelled;
+  }
+
+  private ack(body: string): void {
+    const space = body.indexOf(' ');
+    const st = this.active.get(body.slice(0, space));
+    const consumed = Number(body.slice(space + 1));
+    if (st === undefined || !(consumed > st.acked)) return;
+    st.acked = consumed;
+    st.wakeCredit?.();
+  }
+
   private cancel(requestId: string, reason: string): void {
     const st = this.active.get(requestId);
     if (st === undefined || st.cancelled) return;
     st.cancelled = true;
     st.ctx.abort(new Error(reason));
     st.wake?.();
+    st.wakeCredit?.();
     if (reason === RemoteErrorType.ShuttingDown) {
       this.o.observer.error(ErrorType.Generate);
       this.publishError(st.reply, RemoteErrorType.ShuttingDown, 'the endpoint shut down before the response stream finished');
@@ -246,7 +325,8 @@ export class EndpointServer<TEndpoint> {
     try {
       const enc = encodeBody(value);
       data = enc.data;
-      options = enc.contentType === ContentType.Json ? DATA_JSON : DATA_BYTES;
+      const json = enc.contentType === ContentType.Json;
+      options = index === 0 ? (json ? this.firstJson : this.firstBytes) : json ? DATA_JSON : DATA_BYTES;
     } catch (err) {
       throw new PublishFailure(`response ${index} cannot be encoded: ${(err as Error).message}`, { cause: err });
     }

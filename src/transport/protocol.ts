@@ -4,10 +4,12 @@
  * `request_bytes`/`response_bytes`.
  *
  * request   → endpoint subject (queue group) or instance subject; reply = requester's inbox
- *             headers: Dynamo-Protocol: 1, Dynamo-Request-Id, Dynamo-Content-Type
+ *             headers: Dynamo-Protocol: 1, Dynamo-Request-Id, Dynamo-Content-Type, Dynamo-Window
  * responses → reply subject, in order: zero or more `data`, then exactly one `end` or one `error`
  *             headers: Dynamo-Protocol: 1, Dynamo-Kind, Dynamo-Content-Type (data),
- *             Dynamo-Error-Type (error)
+ *             Dynamo-Instance (first data), Dynamo-Error-Type (error)
+ * acks      → the serving instance's control subject: at most `window` data messages are ever
+ *             unacknowledged, so a slow or absent reader holds the handler, not memory
  */
 export const PROTOCOL_VERSION = '1';
 
@@ -18,7 +20,13 @@ export const Header = {
   Kind: 'Dynamo-Kind',
   ErrorType: 'Dynamo-Error-Type',
   Instance: 'Dynamo-Instance',
+  /** Request: how many data messages the requester takes before it acknowledges (flow control). */
+  Window: 'Dynamo-Window',
 } as const;
+
+/** Data messages in flight per stream when the request names no window, and the most a request may ask. */
+export const DEFAULT_WINDOW = 128;
+export const MAX_WINDOW = 4096;
 
 export const MessageKind = { Data: 'data', End: 'end', Error: 'error' } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
@@ -49,6 +57,14 @@ export function instanceSubject(base: string, instanceId: string): string {
 /** Where a client tells every instance of an endpoint that it gave up on a request (body: request id). */
 export function cancelSubject(base: string): string {
   return `_DYN.CANCEL.${base.slice('dynamo.'.length)}`;
+}
+
+/**
+ * Where a requester acknowledges consumed responses to the instance serving its request
+ * (body: `<request id> <count consumed>`). The instance names itself in its first data message.
+ */
+export function controlSubject(base: string, instanceId: string): string {
+  return `_DYN.CTL.${base.slice('dynamo.'.length)}.${instanceId}`;
 }
 
 /** The body of the end-of-stream message: how many data messages came before it, so a client can tell a gap. */

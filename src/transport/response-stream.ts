@@ -11,6 +11,8 @@ import { ContentType, Header, MessageKind, type EndOfStream, type ErrorBody } fr
 export interface StreamHooks {
   /** Called once when the stream is over, however it ended. `cancel` asks the server to stop. */
   done(cancel: boolean): void;
+  /** Tells the serving instance how many responses the reader has consumed (flow control). */
+  ack(instanceId: string, consumed: number): void;
   /** A 503 no-responders status arrived; returns true when the request was re-sent elsewhere. */
   noResponders(): boolean;
 }
@@ -32,12 +34,19 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   private finalValue: unknown;
   private timer: NodeJS.Timeout | undefined;
   private readonly signal: AbortSignal | undefined;
+  private readonly window: number;
+  /** The serving instance, from the first data message: where acknowledgements go. */
+  private ackTo: string | undefined;
+  private consumed = 0;
+  private acked = 0;
+  private reack: NodeJS.Timeout | undefined;
   private readonly onAbort = (): void => {
     this.fail(new DynamoError(ErrorCode.Cancelled, `request ${this.requestId} was cancelled`, { cause: this.signal?.reason }), true);
   };
 
-  constructor(requestId: string, timeoutMs: number, signal: AbortSignal | undefined, hooks: StreamHooks) {
+  constructor(requestId: string, timeoutMs: number, window: number, signal: AbortSignal | undefined, hooks: StreamHooks) {
     this.requestId = requestId;
+    this.window = window;
     this.signal = signal;
     this.hooks = hooks;
     if (signal?.aborted) {
@@ -72,11 +81,34 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
         this.queue.splice(0, this.head);
         this.head = 0;
       }
+      this.took();
       return Promise.resolve({ value: value as T, done: false });
     }
     if (this.state === 'ended') return Promise.resolve({ value: undefined, done: true });
     if (this.state === 'failed') return Promise.reject(this.failure);
+    // Everything received is consumed: say so now, and again while waiting, in case an
+    // acknowledgement was lost (NATS core is at-most-once) and the server is holding back.
+    this.sendAck();
+    this.reack ??= setInterval(() => this.sendAck(true), 1000);
     return new Promise((resolve, reject) => (this.waiter = { resolve: resolve as Waiter['resolve'], reject }));
+  }
+
+  /** One response handed to the reader; acknowledge every half window. */
+  private took(): void {
+    this.consumed++;
+    if (this.consumed - this.acked >= this.window / 2) this.sendAck();
+  }
+
+  private sendAck(again = false): void {
+    if (this.ackTo === undefined || this.state !== 'open') return;
+    if (this.consumed === this.acked && !again) return;
+    this.acked = this.consumed;
+    this.hooks.ack(this.ackTo, this.consumed);
+  }
+
+  private stopReack(): void {
+    clearInterval(this.reack);
+    this.reack = undefined;
   }
 
   /** Leaving the loop early (`break`, `return`, a throw): tells the server to stop the handler. */
@@ -105,6 +137,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     this.timer?.refresh();
     const kind = h?.get(Header.Kind) ?? '';
     if (kind === MessageKind.Data) {
+      if (this.ackTo === undefined) this.ackTo = h?.get(Header.Instance) || undefined;
       const ct = h?.get(Header.ContentType) ?? '';
       const decoded = decodeBody(msg.data, isContentType(ct) ? ct : ContentType.Json);
       if (!decoded.ok) return this.fail(new RemoteError('invalid_response', decoded.reason), true);
@@ -148,6 +181,8 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     const w = this.waiter;
     if (w !== undefined) {
       this.waiter = undefined;
+      this.stopReack();
+      this.took();
       w.resolve({ value, done: false });
     } else {
       this.queue.push(value);
@@ -164,6 +199,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     this.failure = error;
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.stopReack();
     this.signal?.removeEventListener('abort', this.onAbort);
     this.hooks.done(cancel);
     const w = this.waiter;

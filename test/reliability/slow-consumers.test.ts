@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connect, headers } from '@nats-io/transport-node';
+import { DistributedRuntime, type RequestContext } from '../../src/index.ts';
+import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
+import { eventually } from '../helpers/tools.ts';
+
+const PIECE = 'x'.repeat(1000); // 1002 bytes as JSON
+
+describe('slow and absent readers: the server holds the handler, not memory', () => {
+  let nats: NatsServer;
+  let server: DistributedRuntime;
+  let clientRt: DistributedRuntime;
+  let produced = 0;
+  let aborts = 0;
+  before(async () => {
+    nats = await startNatsServer();
+    const opts = { env: { NATS_SERVER: nats.url }, handleSignals: false as const, logSink: () => {} };
+    server = await DistributedRuntime.create({ ...opts, streamStallTimeoutMs: 1500 });
+    clientRt = await DistributedRuntime.create(opts);
+    await server.namespace('ns').component('c').endpoint('huge').serve(async function* (_req: unknown, ctx: RequestContext) {
+      ctx.signal.addEventListener('abort', () => aborts++);
+      for (let i = 0; i < 100_000; i++) {
+        produced++;
+        yield PIECE; // 100 MB if nothing held it back
+      }
+    });
+  });
+  after(async () => {
+    await clientRt.shutdown();
+    await server.shutdown();
+    await nats.stop();
+  });
+
+  it('a reader that stops reading stalls the stream at its window; reading again resumes it exactly', async () => {
+    produced = 0;
+    const ep = server.namespace('ns').component('c').endpoint('huge');
+    const client = await clientRt.namespace('ns').component('c').endpoint('huge').client({ window: 64 });
+    await client.waitForInstances();
+    const stream = client.generate<string>(null);
+    for (let i = 0; i < 10; i++) assert.equal((await stream.next()).value, PIECE);
+    await new Promise((r) => setTimeout(r, 700)); // stop reading for a while
+    const bytesWhileStalled = ep.recorder.responseBytes;
+    assert.ok(produced <= 10 + 64 + 1, `handler ran ahead: ${produced} produced`);
+    assert.ok(bytesWhileStalled <= (10 + 64) * 1002, `published ${bytesWhileStalled} bytes`);
+    assert.equal(ep.recorder.inflight, 1);
+    let more = 0;
+    for await (const v of stream) {
+      assert.equal(v, PIECE);
+      if (++more === 2000) break;
+    }
+    assert.ok(produced <= 10 + 2000 + 64 + 1, `handler ran ahead: ${produced} produced`);
+    await eventually(async () => (ep.recorder.inflight === 0 ? true : undefined), 5000, 'cancelled');
+    await client.close();
+  });
+
+  it('a reader that never acknowledges (gone without a word) is ended after the stall timeout', async () => {
+    produced = 0;
+    aborts = 0;
+    const ep = server.namespace('ns').component('c').endpoint('huge');
+    const before = ep.recorder.requests;
+    const raw = await connect({ servers: nats.url });
+    try {
+      const h = headers();
+      h.set('Dynamo-Protocol', '1');
+      h.set('Dynamo-Request-Id', 'silent-reader');
+      h.set('Dynamo-Window', '16');
+      let received = 0;
+      raw.subscribe('_INBOX.silent.x', {
+        callback: () => {
+          received++;
+        },
+      });
+      raw.publish(ep.subject, 'null', { reply: '_INBOX.silent.x', headers: h });
+      await raw.flush();
+      await eventually(async () => (ep.recorder.requests === before + 1 && ep.recorder.inflight === 0 ? true : undefined), 8000, 'abandoned stream ended');
+      assert.equal(received, 16);
+      assert.ok(produced <= 17);
+      assert.equal(aborts, 1);
+      assert.equal(ep.recorder.errors.reduce((a, b) => a + b, 0), 0, 'an abandoned stream is not an endpoint error');
+    } finally {
+      await raw.close();
+    }
+  });
+});
