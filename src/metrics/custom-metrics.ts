@@ -33,6 +33,8 @@ export interface MetricOptions {
   unit?: string;
   /** Label names a measurement may carry besides the automatic `dynamo_*` ones. Default none. */
   labelNames?: readonly string[];
+  /** Distinct label sets kept before the rest share an overflow series. Default: the runtime's `cardinalityLimit` (2000). */
+  cardinalityLimit?: number;
 }
 
 export interface HistogramOptions extends MetricOptions {
@@ -86,9 +88,11 @@ export class CustomMetricsRegistry {
   private readonly families = new Map<string, FamilySpec>();
   private readonly instruments = new Map<string, { kind: MetricKind; instrument: unknown }>();
   private readonly logger: Logger;
+  private readonly cardinalityLimit: number;
 
-  constructor(logger: Logger) {
+  constructor(logger: Logger, cardinalityLimit = 2000) {
     this.logger = logger;
+    this.cardinalityLimit = cardinalityLimit;
     for (const spec of [...Object.values(EndpointMetric), UptimeMetric]) {
       this.families.set(spec.name, { kind: 'automatic', labelNames: '', unit: spec.unit, description: spec.help });
     }
@@ -109,7 +113,11 @@ export class CustomMetricsRegistry {
     const existing = this.instruments.get(key);
     if (existing !== undefined) return existing.instrument;
 
-    const bind = labelBinder(name, scope.attributes, new Set(labelNames), this.logger);
+    const limit = options.cardinalityLimit ?? this.cardinalityLimit;
+    if (!Number.isInteger(limit) || limit < 1) {
+      throw new DynamoError(ErrorCode.InvalidOption, `metric ${name}: cardinalityLimit ${String(limit)} is not valid: expected a whole number ≥ 1`);
+    }
+    const bind = labelBinder(name, scope.attributes, labelNames, limit, this.logger);
     const otelOptions = { description: options.description, unit };
     const instrument = this.build(kind, name, scope.meter, otelOptions, bind, buckets, callback);
     this.instruments.set(key, { kind, instrument });
@@ -208,22 +216,44 @@ function finite(
   };
 }
 
+/** The label a capped metric's overflow series carries, as OpenTelemetry names it. */
+export const OVERFLOW_LABEL = 'otel_metric_overflow';
+
 /**
  * Returns a function giving the attribute set of one measurement: the node's frozen `dynamo_*`
- * set when there are no labels (no allocation), else a merge. Undeclared labels drop the measurement.
+ * set when there are no labels, else the set made the first time those label values were seen
+ * (kept, so a repeated label set allocates nothing). Undeclared labels drop the measurement.
+ * At most `limit` label sets are kept: past that, measurements go to one overflow series
+ * (`otel_metric_overflow="true"`) and a warning says so once — memory stays bounded however
+ * many distinct values a label takes.
  */
-function labelBinder(name: string, base: Attributes, allowed: ReadonlySet<string>, logger: Logger) {
+function labelBinder(name: string, base: Attributes, labelNames: readonly string[], limit: number, logger: Logger) {
+  const allowed = new Set(labelNames);
+  const known = new Map<string, Attributes>();
+  const overflow: Attributes = Object.freeze({ ...base, [OVERFLOW_LABEL]: 'true' });
   return (labels: Labels | undefined): Attributes | undefined => {
     if (labels === undefined) return base;
-    const attrs: Attributes = { ...base };
-    for (const key in labels) {
-      if (!allowed.has(key)) {
-        logger.once(`label:${name}:${key}`, 'warn', 'measurement dropped: label not declared in labelNames', { metric: name, label: key });
+    let key = '';
+    for (const label in labels) {
+      if (!allowed.has(label)) {
+        logger.once(`label:${name}:${label}`, 'warn', 'measurement dropped: label not declared in labelNames', { metric: name, label });
         return undefined;
       }
-      attrs[key] = labels[key];
     }
-    return attrs;
+    for (let i = 0; i < labelNames.length; i++) key += `${String(labels[labelNames[i]!] ?? '')}\u0000`;
+    const attrs = known.get(key);
+    if (attrs !== undefined) return attrs;
+    if (known.size >= limit) {
+      logger.once(`cardinality:${name}`, 'warn', 'cardinality limit reached: further label sets are counted in one overflow series', {
+        metric: name,
+        limit,
+        overflow_label: `${OVERFLOW_LABEL}="true"`,
+      });
+      return overflow;
+    }
+    const made: Attributes = Object.freeze({ ...base, ...labels });
+    known.set(key, made);
+    return made;
   };
 }
 

@@ -35,6 +35,8 @@ export interface MetricsPipelineOptions {
   meterProvider?: ApiMeterProvider | 'global' | undefined;
   /** The user's reader for /metrics (external provider only). */
   prometheusReader?: PrometheusReader | undefined;
+  /** The custom metrics' cardinality limit: the embedded readers keep one more series (the overflow). */
+  cardinalityLimit?: number;
   /** OTLP push settings, for the embedded provider. */
   otlp?: OtlpConfig | undefined;
   logger: Logger;
@@ -61,7 +63,7 @@ export class MetricsPipeline {
     if (options.prometheusReader !== undefined) {
       this.prometheusReader = options.prometheusReader;
     } else {
-      this.prometheusReader = new PrometheusReader({ withScopeLabels: options.withScopeLabels });
+      this.prometheusReader = new PrometheusReader({ withScopeLabels: options.withScopeLabels, ...cardinality(options.cardinalityLimit) });
       // /metrics renders the endpoint metrics straight from the recorders (same numbers the
       // producers give OTLP), so a scrape of thousands of endpoints builds no OTel objects.
       if (!this.external) {
@@ -74,7 +76,7 @@ export class MetricsPipeline {
     }
     if (options.meterProvider === undefined) {
       const readers: IMetricReader[] = [this.prometheusReader];
-      if (options.otlp !== undefined) readers.push(otlpReader(options.otlp, this.registry, options.logger));
+      if (options.otlp !== undefined) readers.push(otlpReader(options.otlp, this.registry, options.logger, options.cardinalityLimit));
       this.embedded = new MeterProvider({ resource: this.resource, readers });
       this.meterProvider = this.embedded;
     } else {
@@ -122,7 +124,12 @@ export class MetricsPipeline {
   }
 }
 
-function otlpReader(config: OtlpConfig, registry: EndpointRegistry, logger: Logger): PeriodicExportingMetricReader {
+/** Our own guard caps label sets; the SDK's per-instrument limit (2000) must not cut in before it. */
+function cardinality(limit: number | undefined): { cardinalitySelector?: () => number } {
+  return limit === undefined || limit < 2000 ? {} : { cardinalitySelector: () => limit + 1 };
+}
+
+function otlpReader(config: OtlpConfig, registry: EndpointRegistry, logger: Logger, limit: number | undefined): PeriodicExportingMetricReader {
   let timeoutMs = config.timeoutMs;
   if (timeoutMs > config.intervalMs) {
     logger.warn('OTEL_METRIC_EXPORT_TIMEOUT is longer than OTEL_METRIC_EXPORT_INTERVAL; using the interval', { timeout_ms: timeoutMs, interval_ms: config.intervalMs });
@@ -135,6 +142,7 @@ function otlpReader(config: OtlpConfig, registry: EndpointRegistry, logger: Logg
     exportIntervalMillis: config.intervalMs,
     exportTimeoutMillis: timeoutMs,
     metricProducers: [new EndpointMetricsProducer(registry, config.temporality === Temporality.Cumulative ? 'cumulative' : 'delta')],
+    ...cardinality(limit),
   });
 }
 

@@ -3,12 +3,14 @@
  * server serves it on /metrics; a user with their own `MeterProvider` adds it to their readers
  * (`runtime.prometheusReader`) and /metrics keeps working in their setup.
  */
-import { MetricReader, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import { MetricReader, type InstrumentType, type MetricProducer } from '@opentelemetry/sdk-metrics';
 import { PrometheusSerializer, type PrometheusSerializerOptions, type StreamedFamily } from './prometheus-serializer.ts';
 
 export interface PrometheusReaderOptions extends PrometheusSerializerOptions {
-  /** Extra producers collected with the SDK's own instruments (the endpoint metrics producer). Default none. */
+  /** Extra producers collected with the SDK's own instruments. Default none. */
   metricProducers?: MetricProducer[];
+  /** Series kept per instrument, by instrument type (the SDK's `cardinalitySelector`). Default: the SDK's 2000. */
+  cardinalitySelector?: (type: InstrumentType) => number;
 }
 
 export class PrometheusReader extends MetricReader {
@@ -16,8 +18,8 @@ export class PrometheusReader extends MetricReader {
   private readonly sources: Array<() => StreamedFamily[]> = [];
 
   constructor(options: PrometheusReaderOptions = {}) {
-    const { metricProducers, ...serializerOptions } = options;
-    super(metricProducers === undefined ? {} : { metricProducers });
+    const { metricProducers, cardinalitySelector, ...serializerOptions } = options;
+    super({ ...(metricProducers === undefined ? {} : { metricProducers }), ...(cardinalitySelector === undefined ? {} : { cardinalitySelector }) });
     this.serializer = new PrometheusSerializer(serializerOptions);
   }
 

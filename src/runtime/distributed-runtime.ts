@@ -50,6 +50,8 @@ export interface DistributedRuntimeOptions {
   nats?: NatsOptions | false;
   /** How long shutdown waits for in-flight requests before aborting them, in ms. Default 10000. */
   shutdownGraceMs?: number;
+  /** Distinct label sets a custom metric keeps before the rest share an overflow series (`otel_metric_overflow="true"`). Default 2000. */
+  cardinalityLimit?: number;
   /** A response stream whose reader has not acknowledged anything for this long is ended as abandoned, in ms. Default 60000. */
   streamStallTimeoutMs?: number;
   /** Shut down gracefully on SIGINT/SIGTERM, then exit. Default `true`. */
@@ -96,6 +98,10 @@ export class DistributedRuntime {
     this.natsOptions = options.nats ?? {};
     this.handleSignals = options.handleSignals ?? true;
     const graceMs = options.shutdownGraceMs ?? 10_000;
+    const cardinalityLimit = options.cardinalityLimit ?? 2000;
+    if (!Number.isInteger(cardinalityLimit) || cardinalityLimit < 1) {
+      throw new DynamoError(ErrorCode.InvalidOption, `cardinalityLimit ${String(cardinalityLimit)} is not valid: expected a whole number ≥ 1`);
+    }
     if (!Number.isFinite(graceMs) || graceMs < 0) {
       throw new DynamoError(ErrorCode.InvalidOption, `shutdownGraceMs ${String(graceMs)} is not valid: expected a non-negative number of ms`);
     }
@@ -105,6 +111,7 @@ export class DistributedRuntime {
       meterProvider: options.meterProvider,
       otlp: this.config.otlp,
       prometheusReader: options.prometheusReader,
+      cardinalityLimit,
       logger: this.logger,
       startMark: this.startMark,
     });
@@ -113,7 +120,7 @@ export class DistributedRuntime {
     this.ctx = {
       logger: this.logger,
       pipeline: this.pipeline,
-      registry: new CustomMetricsRegistry(this.logger),
+      registry: new CustomMetricsRegistry(this.logger, cardinalityLimit),
       durationBuckets: this.config.durationBuckets,
       endpoints,
       instanceId: this.instanceId,
