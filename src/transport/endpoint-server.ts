@@ -7,11 +7,12 @@
  * Invariant: for every message taken off the wire, `requestStarted` is called once, then
  * `requestEnded` exactly once — in `finish()` or at the end of `reject()` — on every path.
  */
-import { headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type PublishOptions, type Subscription } from '@nats-io/transport-node';
+import type { Msg, MsgHdrs, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
 import { flushSubscriptions } from './nats-connection.ts';
 import { ErrorType } from '../metrics/names.ts';
-import { decodeBody, encodeBody, isContentType } from './codec.ts';
+import { decodeBody, isContentType } from './codec.ts';
+import { FinalFailure, PublishFailure, ResponsePublisher } from './response-publisher.ts';
 import { LazyRequestContext } from './request-context.ts';
 import {
   cancelSubject,
@@ -21,11 +22,9 @@ import {
   MAX_WINDOW,
   Header,
   instanceSubject,
-  MessageKind,
   PROTOCOL_VERSION,
   REQUEST_ID_RE,
   RemoteErrorType,
-  type EndOfStream,
 } from './protocol.ts';
 
 export interface RequestObserver {
@@ -51,13 +50,6 @@ export interface EndpointServerOptions<TEndpoint> {
   stallTimeoutMs?: number;
 }
 
-const MAX_ERROR_TEXT = 4096;
-
-/** A response could not be encoded or published. */
-class PublishFailure extends Error {}
-/** The end-of-stream message could not be encoded or published. */
-class FinalFailure extends PublishFailure {}
-
 const CANCELLED = Symbol('cancelled');
 
 interface Active<TEndpoint> {
@@ -78,41 +70,20 @@ interface Active<TEndpoint> {
 /** Every this many responses the stream loop takes a macrotask turn, so a handler that yields synchronously forever cannot starve I/O (acks, cancels, other requests). */
 const TURN_EVERY = 32;
 
-function fixedHeaders(entries: Array<[string, string]>): PublishOptions {
-  const h = natsHeaders();
-  for (const [k, v] of entries) h.set(k, v);
-  return { headers: h };
-}
-
-const dataHeaders = (contentType: ContentType, instanceId?: string): PublishOptions =>
-  fixedHeaders([
-    [Header.Protocol, PROTOCOL_VERSION],
-    [Header.Kind, MessageKind.Data],
-    [Header.ContentType, contentType],
-    ...(instanceId === undefined ? [] : ([[Header.Instance, instanceId]] as Array<[string, string]>)),
-  ]);
-const DATA_JSON = dataHeaders(ContentType.Json);
-const DATA_BYTES = dataHeaders(ContentType.Bytes);
-const END = fixedHeaders([[Header.Protocol, PROTOCOL_VERSION], [Header.Kind, MessageKind.End], [Header.ContentType, ContentType.Json]]);
-
-const encoder = new TextEncoder();
 
 export class EndpointServer<TEndpoint> {
   private readonly o: EndpointServerOptions<TEndpoint>;
   private readonly active = new Map<string, Active<TEndpoint>>();
   private subs: Subscription[] = [];
   private controlSubs: Subscription[] = [];
-  /** The first data message of a stream names this instance, so the reader knows where to acknowledge. */
-  private readonly firstJson: PublishOptions;
-  private readonly firstBytes: PublishOptions;
+  private readonly out: ResponsePublisher;
   private readonly stallTimeoutMs: number;
   private stopping = false;
   private idle: (() => void) | undefined;
 
   constructor(options: EndpointServerOptions<TEndpoint>) {
     this.o = options;
-    this.firstJson = dataHeaders(ContentType.Json, options.instanceId);
-    this.firstBytes = dataHeaders(ContentType.Bytes, options.instanceId);
+    this.out = new ResponsePublisher(options.nc, options.instanceId, options.observer, options.logger);
     this.stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
   }
 
@@ -236,21 +207,21 @@ export class EndpointServer<TEndpoint> {
           if (count - st.acked >= st.window && !(await this.credit(st))) break;
           if (count > 0 && count % TURN_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
           if (st.cancelled) break;
-          this.publishData(st.reply, step.value, count);
+          this.out.publishData(st.reply, step.value, count);
           st.sent = ++count;
         }
       } else if (!st.cancelled && out !== undefined) {
-        this.publishData(st.reply, out, 0);
+        this.out.publishData(st.reply, out, 0);
         count = 1;
       }
       if (st.cancelled) void iterator?.return?.()?.catch(() => {});
-      else this.publishEnd(st.reply, count, final);
+      else this.out.publishEnd(st.reply, count, final);
     } catch (err) {
       if (!st.cancelled) {
         const type = err instanceof FinalFailure ? ErrorType.PublishFinal : err instanceof PublishFailure ? ErrorType.PublishResponse : ErrorType.Generate;
         this.o.observer.error(type);
         this.o.logger.debug('request failed', { request_id: st.ctx.requestId, error_type: type, error: err });
-        this.publishError(st.reply, type, errorText(err));
+        this.out.publishError(st.reply, type, errorText(err));
       }
       if (iterator !== undefined) void iterator.return?.()?.catch(() => {});
     } finally {
@@ -268,7 +239,7 @@ export class EndpointServer<TEndpoint> {
   private reject(mark: number, reply: string, type: ErrorType | undefined, remoteType: string, reason: string): void {
     if (type !== undefined) this.o.observer.error(type);
     this.o.logger.debug('request rejected', { error_type: remoteType, reason });
-    if (reply !== '') this.publishError(reply, remoteType, reason);
+    if (reply !== '') this.out.publishError(reply, remoteType, reason);
     this.o.observer.requestEnded(mark);
   }
 
@@ -315,59 +286,10 @@ export class EndpointServer<TEndpoint> {
     st.wakeCredit?.();
     if (reason === RemoteErrorType.ShuttingDown) {
       this.o.observer.error(ErrorType.Generate);
-      this.publishError(st.reply, RemoteErrorType.ShuttingDown, 'the endpoint shut down before the response stream finished');
+      this.out.publishError(st.reply, RemoteErrorType.ShuttingDown, 'the endpoint shut down before the response stream finished');
     }
   }
 
-  private publishData(reply: string, value: unknown, index: number): void {
-    let data: Uint8Array;
-    let options: PublishOptions;
-    try {
-      const enc = encodeBody(value);
-      data = enc.data;
-      const json = enc.contentType === ContentType.Json;
-      options = index === 0 ? (json ? this.firstJson : this.firstBytes) : json ? DATA_JSON : DATA_BYTES;
-    } catch (err) {
-      throw new PublishFailure(`response ${index} cannot be encoded: ${(err as Error).message}`, { cause: err });
-    }
-    try {
-      this.o.nc.publish(reply, data, options);
-    } catch (err) {
-      throw new PublishFailure(`response ${index} (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
-    }
-    this.o.observer.responsePublished(data.length);
-  }
-
-  private publishEnd(reply: string, count: number, final: unknown): void {
-    let data: Uint8Array;
-    try {
-      const body: EndOfStream & { final?: unknown } = final === undefined ? { count } : { count, final };
-      data = encoder.encode(JSON.stringify(body));
-    } catch (err) {
-      throw new FinalFailure(`the end-of-stream message cannot be encoded: ${(err as Error).message}`, { cause: err });
-    }
-    try {
-      this.o.nc.publish(reply, data, END);
-    } catch (err) {
-      throw new FinalFailure(`the end-of-stream message (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
-    }
-    this.o.observer.responsePublished(data.length);
-  }
-
-  /** Best effort: the error message is small, but the connection may be gone. */
-  private publishError(reply: string, type: string, message: string): void {
-    const h = natsHeaders();
-    h.set(Header.Protocol, PROTOCOL_VERSION);
-    h.set(Header.Kind, MessageKind.Error);
-    h.set(Header.ErrorType, type);
-    const data = encoder.encode(JSON.stringify({ type, message: message.slice(0, MAX_ERROR_TEXT) }));
-    try {
-      this.o.nc.publish(reply, data, { headers: h });
-      this.o.observer.responsePublished(data.length);
-    } catch (err) {
-      this.o.logger.debug('error response could not be published', { error: err });
-    }
-  }
 }
 
 

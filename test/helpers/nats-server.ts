@@ -42,6 +42,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const launch = async (): Promise<void> => {
     stderr = '';
     proc = spawn('nats-server', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = proc;
+    // A test process that dies early must not leave its nats-server behind.
+    process.once('exit', () => child.kill('SIGKILL'));
     proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const deadline = Date.now() + 10_000;
     while (!(await canConnect(port))) {

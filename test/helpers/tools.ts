@@ -50,6 +50,7 @@ export async function startPrometheus(target: string): Promise<PrometheusServer>
   );
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  process.once('exit', () => proc.kill('SIGKILL'));
   const url = `http://127.0.0.1:${port}`;
   const stop = async (): Promise<void> => {
     if (proc.exitCode === null) {
