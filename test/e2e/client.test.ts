@@ -147,6 +147,27 @@ describe('client', () => {
     );
   });
 
+  it('passes credentials through to the NATS client (token auth), and names the URL when they are wrong', async () => {
+    const secured = await startNatsServer({ token: 's3cret' });
+    try {
+      const env = { NATS_SERVER: secured.url };
+      await assert.rejects(
+        DistributedRuntime.create({ env, handleSignals: false, logSink: () => {}, nats: { token: 'wrong' } }),
+        code(ErrorCode.NatsConnect, new RegExp(secured.url.replace(/[.]/g, '\\.'))),
+      );
+      const server = await DistributedRuntime.create({ env, handleSignals: false, logSink: () => {}, nats: { token: 's3cret' } });
+      const ep = server.namespace('ns').component('c').endpoint('authed');
+      await ep.serve((x: string) => x.length);
+      const client = await ep.client();
+      await client.waitForInstances();
+      assert.deepEqual(await client.generate('abcd').collect(), [4]);
+      await client.close();
+      await server.shutdown();
+    } finally {
+      await secured.stop();
+    }
+  });
+
   it('refuses to serve twice, and refuses without NATS', async () => {
     const server = await rt();
     const ep = server.namespace('ns').component('c').endpoint('twice');

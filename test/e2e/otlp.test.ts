@@ -25,6 +25,7 @@ describe('OTLP push to a receiver on loopback', () => {
         OTEL_SERVICE_NAME: `svc-${protocol}`,
         OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test,team=infra%20core',
         OTEL_EXPORTER_OTLP_HEADERS: 'x-tenant=acme',
+        ...(protocol === 'http/json' ? { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' } : {}),
       };
       const server = await DistributedRuntime.create({ env, handleSignals: false, logSink: () => {} });
       const clientRt = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url }, handleSignals: false, logSink: () => {} });
@@ -50,6 +51,7 @@ describe('OTLP push to a receiver on loopback', () => {
         assert.equal(exp.resource['deployment.environment'], 'test');
         assert.equal(exp.resource['team'], 'infra core');
         assert.equal(exp.headers['x-tenant'], 'acme');
+        if (protocol === 'http/json') assert.equal(exp.headers['content-encoding'], 'gzip');
 
         const metrics = exp.scopes.flatMap((s) => s.metrics);
         for (const spec of Object.values(EndpointMetric)) {

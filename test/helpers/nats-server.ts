@@ -9,6 +9,8 @@ import { freePort } from './tools.ts';
 export interface NatsServerOptions {
   /** `max_payload` in bytes. Default: the server's (1 MiB). */
   maxPayload?: number;
+  /** Require this token from clients. Default: no auth. */
+  token?: string;
 }
 
 export interface NatsServer {
@@ -35,7 +37,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'dynamo-nats-'));
   const config = join(dir, 'nats.conf');
-  writeFileSync(config, `listen: 127.0.0.1:${port}\n${options.maxPayload === undefined ? '' : `max_payload: ${options.maxPayload}\n`}`);
+  writeFileSync(
+    config,
+    `listen: 127.0.0.1:${port}\n${options.maxPayload === undefined ? '' : `max_payload: ${options.maxPayload}\n`}${options.token === undefined ? '' : `authorization { token: "${options.token}" }\n`}`,
+  );
   let proc: ChildProcess | undefined;
   let stderr = '';
 
