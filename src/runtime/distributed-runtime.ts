@@ -71,6 +71,7 @@ export class DistributedRuntime {
   private responder: ServiceResponder | undefined;
   private readonly natsOptions: NatsOptions | false;
   private readonly handleSignals: boolean;
+  private signalsInstalled = false;
   private closed = false;
   private shuttingDown: Promise<void> | undefined;
   private readonly onSignal = (signal: NodeJS.Signals): void => {
@@ -176,7 +177,9 @@ export class DistributedRuntime {
       }
       this.statusServer = server;
     }
-    if (this.handleSignals) {
+    // `once`: a second Ctrl-C while shutting down gets Node's default, an immediate exit.
+    if (this.handleSignals && !this.signalsInstalled) {
+      this.signalsInstalled = true;
       process.once('SIGINT', this.onSignal);
       process.once('SIGTERM', this.onSignal);
     }
