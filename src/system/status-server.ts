@@ -138,10 +138,11 @@ export class SystemStatusServer {
       const known = err instanceof DynamoError;
       return send(res, known ? 503 : 500, 'text/plain; charset=utf-8', known ? `${err.message}\n` : 'metrics collection failed\n', head);
     }
-    const gzip = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    const gzip = acceptsGzip(req.headers['accept-encoding']);
     res.statusCode = 200;
     res.setHeader('Content-Type', PROMETHEUS_CONTENT_TYPE);
     res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Vary', 'Accept-Encoding');
     if (gzip) res.setHeader('Content-Encoding', 'gzip');
     if (head) {
       void chunks.return?.();
@@ -161,6 +162,17 @@ export class SystemStatusServer {
       res.destroy();
     }
   }
+}
+
+/** `gzip` listed in Accept-Encoding, and not refused with `q=0`. */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== '*') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
 }
 
 /** Resolves when `out` can take more or the response is gone; leaves no listener behind either way. */
