@@ -203,6 +203,10 @@ export class EndpointClient {
 
   private pick(instanceId: string | undefined): Instance | undefined {
     if (instanceId !== undefined) {
+      // It becomes a subject token: no dots, wildcards or spaces.
+      if (!/^[A-Za-z0-9_-]{1,128}$/.test(instanceId)) {
+        throw new DynamoError(ErrorCode.InvalidOption, `instanceId ${JSON.stringify(instanceId)} is not a valid instance id`);
+      }
       return this.known.find((i) => i.instanceId === instanceId) ?? { instanceId, subject: `${this.subject}.${instanceId}` };
     }
     const n = this.known.length;

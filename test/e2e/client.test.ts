@@ -106,6 +106,7 @@ describe('client', () => {
     const got = new Set((await Promise.all(Array.from({ length: 40 }, () => random.generate<string>(null).collect()))).flat());
     assert.deepEqual([...got].sort(), servers.map((s) => s.instanceId).sort());
     await assert.rejects(clientRt.namespace('ns').component('c').endpoint('who').client({ router: 'nope' as RouterMode }), code(ErrorCode.InvalidOption));
+    assert.throws(() => client.generate(null, { instanceId: 'a.*' }), code(ErrorCode.InvalidOption, /instanceId/));
     await client.close();
     await random.close();
   });
