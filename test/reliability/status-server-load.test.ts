@@ -97,7 +97,7 @@ describe('status server under load and attack', () => {
     await Promise.all([load, ...Array.from({ length: SCRAPERS }, scraper)]);
     agent.destroy();
     assert.deepEqual(problems, []);
-    assert.ok(served > 100 * SECONDS, `only ${served} requests served during the scrapes`);
+    assert.ok(served > 50 * SECONDS, `only ${served} requests served during the scrapes`);
     console.log(`status server load: ${scrapes} scrapes by ${SCRAPERS} scrapers in ${SECONDS} s, ${served} requests served meanwhile`);
   });
 
