@@ -8,6 +8,16 @@ import { eventually, freePort } from '../helpers/tools.ts';
 
 const L = { dynamo_namespace: 'ns', dynamo_component: 'comp', dynamo_endpoint: 'echo' };
 
+/** A server runtime (with `env`) serving an echo endpoint, and a client for it from a second runtime. */
+async function echoSetup(env: Record<string, string>) {
+  const server = await DistributedRuntime.create({ env, handleSignals: false, logSink: () => {} });
+  const clientRt = await DistributedRuntime.create({ env: { NATS_SERVER: env['NATS_SERVER']! }, handleSignals: false, logSink: () => {} });
+  await server.namespace('ns').component('comp').endpoint('echo').serve((req: string) => req);
+  const client = await clientRt.namespace('ns').component('comp').endpoint('echo').client();
+  await client.waitForInstances();
+  return { server, clientRt, client };
+}
+
 describe('OTLP with a collector that is down, hanging, then back', () => {
   let nats: NatsServer;
   before(async () => {
@@ -70,12 +80,8 @@ describe('OTLP with a collector that is down, hanging, then back', () => {
   it('shutdown flushes a final export with the exact totals', async () => {
     const receiver = await startHttpReceiver();
     const env = { NATS_SERVER: nats.url, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_METRIC_EXPORT_INTERVAL: '60000' };
-    const server = await DistributedRuntime.create({ env, handleSignals: false, logSink: () => {} });
-    const clientRt = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url }, handleSignals: false, logSink: () => {} });
+    const { server, clientRt, client } = await echoSetup(env);
     try {
-      await server.namespace('ns').component('comp').endpoint('echo').serve((req: string) => req);
-      const client = await clientRt.namespace('ns').component('comp').endpoint('echo').client();
-      await client.waitForInstances();
       for (let i = 0; i < 13; i++) await client.generate('ping').collect();
       await client.close();
       assert.equal(receiver.exports.length, 0, 'the interval has not elapsed');
@@ -99,12 +105,8 @@ describe('OTLP with a collector that is down, hanging, then back', () => {
       OTEL_METRIC_EXPORT_INTERVAL: '60000',
       OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: 'delta',
     };
-    const server = await DistributedRuntime.create({ env, handleSignals: false, logSink: () => {} });
-    const clientRt = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url }, handleSignals: false, logSink: () => {} });
+    const { server, clientRt, client } = await echoSetup(env);
     try {
-      await server.namespace('ns').component('comp').endpoint('echo').serve((req: string) => req);
-      const client = await clientRt.namespace('ns').component('comp').endpoint('echo').client();
-      await client.waitForInstances();
       for (let i = 0; i < 4; i++) await client.generate('a').collect();
       await server.forceFlush();
       for (let i = 0; i < 3; i++) await client.generate('a').collect();
