@@ -3,7 +3,7 @@
  * payload to the observer. Encoding or publishing failures are thrown as `PublishFailure`
  * (`FinalFailure` for the end-of-stream message), so the caller counts the right `error_type`.
  */
-import { headers as natsHeaders, type NatsConnection, type PublishOptions } from '@nats-io/transport-node';
+import { headers as natsHeaders, MsgHdrsImpl, type NatsConnection, type PublishOptions } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
 import { encodeBody } from './codec.ts';
 import { ContentType, Header, MessageKind, PROTOCOL_VERSION, type EndOfStream } from './protocol.ts';
@@ -20,8 +20,21 @@ export class FinalFailure extends PublishFailure {}
 
 const MAX_ERROR_TEXT = 4096;
 
+/**
+ * Headers that never change after they are built: encoded once, not on every publish (the NATS
+ * client re-encodes a header block per message, ≈ 0.7 µs — two of them per echo request).
+ */
+class FixedHeaders extends MsgHdrsImpl {
+  private encoded: Uint8Array | undefined;
+
+  override encode(): Uint8Array {
+    this.encoded ??= super.encode();
+    return this.encoded;
+  }
+}
+
 function fixedHeaders(entries: Array<[string, string]>): PublishOptions {
-  const h = natsHeaders();
+  const h = new FixedHeaders();
   for (const [k, v] of entries) h.set(k, v);
   return { headers: h };
 }
