@@ -158,14 +158,8 @@ export class CustomMetricsRegistry {
     switch (kind) {
       case MetricKind.Counter: {
         const counter = meter.createCounter(name, otelOptions);
-        return Object.freeze({
-          name,
-          add(value = 1, labels?: Labels) {
-            if (!(value >= 0) || !Number.isFinite(value)) return badValue(value, 'a counter only goes up by a finite, non-negative amount');
-            const attrs = bind(labels);
-            if (attrs !== undefined) counter.add(value, attrs);
-          },
-        } satisfies Counter);
+        const add = finite(badValue, bind, (v, a) => counter.add(v, a), true);
+        return Object.freeze({ name, add: (value = 1, labels?: Labels) => add(value, labels) } satisfies Counter);
       }
       case MetricKind.UpDownCounter: {
         const counter = meter.createUpDownCounter(name, otelOptions);
@@ -208,9 +202,11 @@ function finite(
   badValue: (value: unknown, why: string) => void,
   bind: (labels: Labels | undefined) => Attributes | undefined,
   sink: (value: number, attrs: Attributes) => void,
+  nonNegative = false,
 ): (value: number, labels?: Labels) => void {
   return (value, labels) => {
     if (typeof value !== 'number' || !Number.isFinite(value)) return badValue(value, 'not a finite number');
+    if (nonNegative && value < 0) return badValue(value, 'a counter only goes up');
     const attrs = bind(labels);
     if (attrs !== undefined) sink(value, attrs);
   };

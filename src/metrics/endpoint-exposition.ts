@@ -42,7 +42,7 @@ interface Snapshot {
   readonly offsets: Uint32Array;
 }
 
-type Line = (snap: Snapshot, i: number, rendered: Rendered, recorder: EndpointRecorder) => string;
+type Line = (snap: Snapshot, i: number, rendered: Rendered) => string;
 
 export class EndpointExposition {
   private readonly registry: EndpointRegistry;
@@ -110,7 +110,7 @@ export class EndpointExposition {
       for (let i = start; i < end; i++) {
         const { scope, recorder } = entries[i]!;
         const rendered = (this.rendered[i] ??= this.prepare(recorder, this.withScopeLabels ? scopeLabels(scope.name, scope.version) : ''));
-        out += line(snap, i, rendered, recorder);
+        out += line(snap, i, rendered);
       }
       yield out;
     }

@@ -146,7 +146,7 @@ function sum(
   };
 }
 
-export function recorderMetrics(r: EndpointRecorder, endTime: HrTime): MetricData[] {
+function recorderMetrics(r: EndpointRecorder, endTime: HrTime): MetricData[] {
   const startTime = r.startTime;
   const attributes = r.attributes;
   const point = (value: number): DataPoint<number> => ({ startTime, endTime, attributes, value });

@@ -13,7 +13,7 @@
  * `prometheusReader` is then theirs to add to their provider.
  */
 import { metrics as otelApi, type Meter, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
-import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { Temporality, type OtlpConfig } from '../config/otlp-env.ts';
 import { DynamoError, ErrorCode } from '../errors.ts';
@@ -48,14 +48,13 @@ export class MetricsPipeline {
   readonly registry = new EndpointRegistry();
   readonly prometheusReader: PrometheusReader;
   readonly meterProvider: ApiMeterProvider;
-  readonly resource: Resource;
   /** True when the user's (or the global) provider is used. */
   readonly external: boolean;
   private readonly embedded: MeterProvider | undefined;
   private closed = false;
 
   constructor(options: MetricsPipelineOptions) {
-    this.resource = defaultResource().merge(resourceFromAttributes(options.resourceAttributes));
+    const resource = defaultResource().merge(resourceFromAttributes(options.resourceAttributes));
     this.external = options.meterProvider !== undefined;
     if (options.prometheusReader !== undefined && !this.external) {
       throw new DynamoError(ErrorCode.InvalidOption, 'prometheusReader is for use with your own meterProvider; the embedded one has its own');
@@ -77,7 +76,7 @@ export class MetricsPipeline {
     if (options.meterProvider === undefined) {
       const readers: IMetricReader[] = [this.prometheusReader];
       if (options.otlp !== undefined) readers.push(otlpReader(options.otlp, this.registry, options.logger, options.cardinalityLimit));
-      this.embedded = new MeterProvider({ resource: this.resource, readers });
+      this.embedded = new MeterProvider({ resource, readers });
       this.meterProvider = this.embedded;
     } else {
       this.embedded = undefined;

@@ -40,10 +40,6 @@ export class SystemStatusServer {
     return this.boundPort;
   }
 
-  get host(): string {
-    return this.options.host;
-  }
-
   async start(): Promise<void> {
     const { host, port, logger } = this.options;
     // Slow or oversized requests are cut off: headers within 5 s (checked every second, not

@@ -66,6 +66,8 @@ export class EndpointClient {
   private unlisten: (() => void) | undefined;
   /** Requests cut short by an outage: their cancel is sent again once NATS is back. */
   private orphans: string[] = [];
+  /** One timer per client, not per stream: re-acknowledges streams whose reader is waiting. */
+  private reack: NodeJS.Timeout | undefined;
 
   constructor(transport: ClientTransport, subject: string, logger: Logger, options: ClientOptions = {}) {
     this.transport = transport;
@@ -111,6 +113,9 @@ export class EndpointClient {
         }, delay).unref();
       }
     });
+    this.reack = setInterval(() => {
+      for (const stream of this.streams.values()) stream.reackIfWaiting();
+    }, 1000).unref();
     await flushSubscriptions(nc);
   }
 
@@ -196,6 +201,7 @@ export class EndpointClient {
   /** Fails every open stream and stops listening. */
   async close(): Promise<void> {
     for (const stream of [...this.streams.values()]) stream.cutShort('the client was closed');
+    clearInterval(this.reack);
     this.unlisten?.();
     this.sub?.unsubscribe();
     this.sub = undefined;

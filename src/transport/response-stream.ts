@@ -39,7 +39,6 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   private ackTo: string | undefined;
   private consumed = 0;
   private acked = 0;
-  private reack: NodeJS.Timeout | undefined;
   private readonly onAbort = (): void => {
     this.fail(new DynamoError(ErrorCode.Cancelled, `request ${this.requestId} was cancelled`, { cause: this.signal?.reason }), true);
   };
@@ -86,29 +85,32 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     }
     if (this.state === 'ended') return Promise.resolve({ value: undefined, done: true });
     if (this.state === 'failed') return Promise.reject(this.failure);
-    // Everything received is consumed: say so now, and again while waiting, in case an
-    // acknowledgement was lost (NATS core is at-most-once) and the server is holding back.
-    this.sendAck();
-    this.reack ??= setInterval(() => this.sendAck(true), 1000);
     return new Promise((resolve, reject) => (this.waiter = { resolve: resolve as Waiter['resolve'], reject }));
   }
 
-  /** One response handed to the reader; acknowledge every half window. */
+  /**
+   * One response handed to the reader; acknowledge every half window. That alone keeps a reader
+   * that keeps up from ever blocking the server: with half a window acknowledged, the other half
+   * is always in flight or queued here.
+   */
   private took(): void {
     this.consumed++;
     if (this.consumed - this.acked >= this.window / 2) this.sendAck();
   }
 
-  private sendAck(again = false): void {
+  private sendAck(): void {
     if (this.ackTo === undefined || this.state !== 'open') return;
-    if (this.consumed === this.acked && !again) return;
     this.acked = this.consumed;
     this.hooks.ack(this.ackTo, this.consumed);
   }
 
-  private stopReack(): void {
-    clearInterval(this.reack);
-    this.reack = undefined;
+  /**
+   * @internal Called periodically by the client: a reader waiting with everything consumed says
+   * so again, in case an acknowledgement was lost (NATS core is at-most-once) and the server is
+   * holding back for it.
+   */
+  reackIfWaiting(): void {
+    if (this.waiter !== undefined && this.consumed > 0) this.sendAck();
   }
 
   /** Leaving the loop early (`break`, `return`, a throw): tells the server to stop the handler. */
@@ -181,7 +183,6 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     const w = this.waiter;
     if (w !== undefined) {
       this.waiter = undefined;
-      this.stopReack();
       this.took();
       w.resolve({ value, done: false });
     } else {
@@ -199,7 +200,6 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     this.failure = error;
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.stopReack();
     this.signal?.removeEventListener('abort', this.onAbort);
     this.hooks.done(cancel);
     const w = this.waiter;

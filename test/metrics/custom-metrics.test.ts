@@ -121,7 +121,8 @@ describe('custom metrics', () => {
     const f = parseExposition(await rt.metricsText());
     assert.deepEqual(f.get('dynamo_component_c_total')!.samples.map((s) => s.value), [2]);
     assert.equal(f.has('dynamo_component_g'), false);
-    assert.equal(logs.lines.filter((l) => l['msg'] === 'measurement dropped').length, 2);
+    // one line per metric and reason: counter negative, counter NaN, gauge not a number
+    assert.equal(logs.lines.filter((l) => l['msg'] === 'measurement dropped').length, 3);
     assert.equal(logs.lines.filter((l) => String(l['msg']).startsWith('measurement dropped: label')).length, 1);
     assert.equal(logs.lines.filter((l) => l['metric'] === 'dynamo_component_g').length, 1);
   });

@@ -54,6 +54,30 @@ describe('slow and absent readers: the server holds the handler, not memory', ()
     await client.close();
   });
 
+  it('a reader that keeps up acknowledges once per half window, not per response', async () => {
+    const ep = server.namespace('ns').component('c').endpoint('huge');
+    const client = await clientRt.namespace('ns').component('c').endpoint('huge').client({ window: 128 });
+    await client.waitForInstances();
+    const raw = await connect({ servers: nats.url });
+    try {
+      let acks = 0;
+      raw.subscribe(`_DYN.CTL.ns.c.huge.>`, {
+        callback: () => {
+          acks++;
+        },
+      });
+      await raw.flush();
+      let read = 0;
+      for await (const _ of client.generate<string>(null)) if (++read === 1000) break;
+      await eventually(async () => (ep.recorder.inflight === 0 ? true : undefined), 5000, 'cancelled');
+      await raw.flush();
+      assert.equal(acks, Math.floor(1000 / 64));
+    } finally {
+      await raw.close();
+      await client.close();
+    }
+  });
+
   it('a reader that never acknowledges (gone without a word) is ended after the stall timeout', async () => {
     produced = 0;
     aborts = 0;
