@@ -28,7 +28,7 @@ if (PIN) spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: '
 const nats = await startNatsServer();
 if (PIN) spawnSync('sh', ['-c', `for p in $(pgrep -f 'nats-server -c'); do taskset -p -c 0 $p; done`], { stdio: 'ignore' });
 const nc = await connect({ servers: nats.url, noAsyncTraces: true });
-const transport = { nc, onConnectionChange: () => () => {} };
+const transport = { nc, inboxPrefix: '_INBOX', onConnectionChange: () => () => {} };
 const payload = 'x'.repeat(98); // a 100-byte JSON string
 
 function message<T>(child: ChildProcess, pred: (m: T) => boolean): Promise<T> {

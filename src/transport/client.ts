@@ -1,14 +1,17 @@
 /**
  * Calls an endpoint: discovers its instances, sends requests (round-robin, random, or to a chosen
  * instance) and hands back each response stream. All replies come in on one wildcard inbox
- * subscription per client, dispatched by the last subject token.
+ * subscription per client, dispatched by the last subject token: the request's tag
+ * (request-secret.ts), so a stream can only be reached by whoever knows its reply subject, and
+ * the server only answers a reply subject whose requester showed its key.
  */
-import { headers as natsHeaders, nuid, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { headers as natsHeaders, nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { flushSubscriptions } from './nats-connection.ts';
 import { encodeBody } from './codec.ts';
-import { cancelSubject, controlSubject, DEFAULT_WINDOW, Header, MAX_WINDOW, PROTOCOL_VERSION } from './protocol.ts';
+import { cancelSubject, controlSubject, DEFAULT_WINDOW, Header, INSTANCE_ID_RE, MAX_WINDOW, PROTOCOL_VERSION } from './protocol.ts';
+import { newRequestSecret, tagOf } from './request-secret.ts';
 import { ResponseStream } from './response-stream.ts';
 import { discoverInstances, type Instance } from './service-discovery.ts';
 
@@ -44,7 +47,17 @@ export interface WaitOptions {
 
 export interface ClientTransport {
   nc: NatsConnection;
+  /** Where this connection's inboxes live (nats.js `inboxPrefix`, default `_INBOX`): NATS permissions let a user read only its own. */
+  inboxPrefix: string;
   onConnectionChange(listener: (connected: boolean) => void): () => void;
+}
+
+/** What a client dropped from its inbox instead of handing it to a reader. */
+export interface ClientStats {
+  /** Messages for an open stream that were not a valid response from its instance: garbage, forged, foreign or of another protocol. */
+  rejectedMessages: number;
+  /** Messages for no open stream: late (after the stream ended or was cancelled) or aimed at a reply subject this client never used. */
+  unmatchedMessages: number;
 }
 
 export class EndpointClient {
@@ -58,13 +71,15 @@ export class EndpointClient {
   private readonly window: number;
   private readonly prefix = nuid.next();
   private readonly inbox: string;
-  private readonly streams = new Map<string, ResponseStream>();
+  private readonly dropped: ClientStats = { rejectedMessages: 0, unmatchedMessages: 0 };
+  /** Open streams by their tag (the last token of their reply subject), with the secret their cancel needs. */
+  private readonly streams = new Map<string, { readonly stream: ResponseStream; readonly secret: string }>();
   private known: Instance[] = [];
   private cursor = 0;
   private seq = 0;
   private sub: Subscription | undefined;
   private unlisten: (() => void) | undefined;
-  /** Requests cut short by an outage: their cancel is sent again once NATS is back. */
+  /** Secrets of requests cut short by an outage: their cancel is sent again once NATS is back. */
   private orphans: string[] = [];
   /** One timer per client, not per stream: re-acknowledges streams whose reader is waiting. */
   private reack: NodeJS.Timeout | undefined;
@@ -80,7 +95,7 @@ export class EndpointClient {
     if (!Number.isInteger(this.window) || this.window < 1 || this.window > MAX_WINDOW) {
       throw new DynamoError(ErrorCode.InvalidOption, `window ${String(options.window)} is not valid: expected a whole number from 1 to ${MAX_WINDOW}`);
     }
-    this.inbox = `_INBOX.${this.prefix}`;
+    this.inbox = `${transport.inboxPrefix}.${this.prefix}`;
     if (this.router !== RouterMode.RoundRobin && this.router !== RouterMode.Random) {
       throw new DynamoError(ErrorCode.InvalidOption, `router ${JSON.stringify(this.router)} is not valid: expected round_robin or random`);
     }
@@ -88,35 +103,39 @@ export class EndpointClient {
 
   async start(): Promise<void> {
     const { nc } = this.transport;
-    const cut = this.inbox.length + 1;
     this.sub = nc.subscribe(`${this.inbox}.*`, {
       callback: (err, msg) => {
-        if (err === null) this.streams.get(msg.subject.slice(cut))?.onMessage(msg);
+        if (err === null) this.dispatch(msg);
       },
     });
     this.unlisten = this.transport.onConnectionChange((connected) => {
       if (!connected) {
-        for (const stream of [...this.streams.values()]) {
-          this.orphans.push(stream.requestId);
+        for (const { stream, secret } of [...this.streams.values()]) {
+          this.orphans.push(secret);
           stream.cutShort('the NATS connection was lost');
         }
         return;
       }
       // A cancel published during the outage may reach the server before the serving instance has
       // subscribed again; NATS drops it then. Repeat it while the instances come back.
-      const ids = this.orphans;
+      const secrets = this.orphans;
       this.orphans = [];
-      if (ids.length === 0) return;
+      if (secrets.length === 0) return;
       for (const delay of [250, 1000, 3000]) {
         setTimeout(() => {
-          for (const id of ids) this.sendCancel(id);
+          for (const secret of secrets) this.sendCancel(secret);
         }, delay).unref();
       }
     });
     this.reack = setInterval(() => {
-      for (const stream of this.streams.values()) stream.reackIfWaiting();
+      for (const { stream } of this.streams.values()) stream.reackIfWaiting();
     }, 1000).unref();
     await flushSubscriptions(nc);
+  }
+
+  /** Counts of what this client dropped from its inbox (see `ClientStats`). */
+  stats(): ClientStats {
+    return { ...this.dropped };
   }
 
   /** The instances found by the last discovery round. */
@@ -126,7 +145,7 @@ export class EndpointClient {
 
   /** Runs a discovery round now. */
   async refresh(): Promise<readonly Instance[]> {
-    this.known = await discoverInstances(this.transport.nc, this.subject, this.windowMs);
+    this.known = await discoverInstances(this.transport.nc, this.subject, this.windowMs, this.transport.inboxPrefix, this.logger);
     return this.known;
   }
 
@@ -153,12 +172,14 @@ export class EndpointClient {
     } catch (err) {
       throw new DynamoError(ErrorCode.Encode, `request cannot be encoded: ${(err as Error).message}`, { cause: err });
     }
-    const token = (this.seq++).toString(36);
-    const requestId = `${this.prefix}-${token}`;
-    const reply = `${this.inbox}.${token}`;
+    const requestId = `${this.prefix}-${(this.seq++).toString(36)}`;
+    const { secret, key } = newRequestSecret();
+    const tag = tagOf(key, this.subject, body.contentType, body.data);
+    const reply = `${this.inbox}.${tag}`;
     const h = natsHeaders();
     h.set(Header.Protocol, PROTOCOL_VERSION);
     h.set(Header.RequestId, requestId);
+    h.set(Header.Key, key);
     h.set(Header.ContentType, body.contentType);
     h.set(Header.Window, String(this.window));
 
@@ -167,12 +188,12 @@ export class EndpointClient {
     const send = (subject: string): void => this.transport.nc.publish(subject, body.data, { reply, headers: h });
     const stream: ResponseStream<T> = new ResponseStream<T>(requestId, options.timeoutMs ?? this.timeoutMs, this.window, options.signal, {
       done: (cancel) => {
-        this.streams.delete(token);
-        if (cancel) this.sendCancel(requestId);
+        this.streams.delete(tag);
+        if (cancel) this.sendCancel(secret);
       },
       ack: (instanceId, consumed) => {
         try {
-          this.transport.nc.publish(controlSubject(this.subject, instanceId), `${requestId} ${consumed}`);
+          this.transport.nc.publish(controlSubject(this.subject, instanceId), `${key} ${consumed}`);
         } catch (err) {
           this.logger.debug('ack not sent', { request_id: requestId, error: err });
         }
@@ -182,25 +203,42 @@ export class EndpointClient {
         if (resent || options.instanceId !== undefined || target === undefined) return false;
         resent = true;
         this.forget(target.instanceId);
-        stream.instanceId = undefined;
+        stream.expected = undefined;
         send(this.subject);
         return true;
       },
     });
-    stream.instanceId = target?.instanceId;
-    this.streams.set(token, stream as ResponseStream);
+    stream.expected = target?.instanceId;
+    this.streams.set(tag, { stream: stream as ResponseStream, secret });
     try {
       send(target?.subject ?? this.subject);
     } catch (err) {
-      this.streams.delete(token);
+      this.streams.delete(tag);
       throw new DynamoError(ErrorCode.NoResponders, `request could not be sent: ${(err as Error).message}`, { cause: err });
     }
     return stream;
   }
 
+  /** Hands an inbox message to its stream. Never throws: nats.js would close the subscription. */
+  private dispatch(msg: Msg): void {
+    try {
+      const entry = this.streams.get(msg.subject.slice(this.inbox.length + 1));
+      if (entry === undefined) {
+        this.dropped.unmatchedMessages++;
+        return;
+      }
+      if (entry.stream.onMessage(msg)) return;
+      this.dropped.rejectedMessages++;
+      this.logger.debug('inbox message dropped: not a response of its stream', { request_id: entry.stream.requestId });
+    } catch (err) {
+      this.dropped.rejectedMessages++;
+      this.logger.debug('inbox message dropped', { error: err });
+    }
+  }
+
   /** Fails every open stream and stops listening. */
   async close(): Promise<void> {
-    for (const stream of [...this.streams.values()]) stream.cutShort('the client was closed');
+    for (const { stream } of [...this.streams.values()]) stream.cutShort('the client was closed');
     clearInterval(this.reack);
     this.unlisten?.();
     this.sub?.unsubscribe();
@@ -210,7 +248,7 @@ export class EndpointClient {
   private pick(instanceId: string | undefined): Instance | undefined {
     if (instanceId !== undefined) {
       // It becomes a subject token: no dots, wildcards or spaces.
-      if (!/^[A-Za-z0-9_-]{1,128}$/.test(instanceId)) {
+      if (!INSTANCE_ID_RE.test(instanceId)) {
         throw new DynamoError(ErrorCode.InvalidOption, `instanceId ${JSON.stringify(instanceId)} is not a valid instance id`);
       }
       return this.known.find((i) => i.instanceId === instanceId) ?? { instanceId, subject: `${this.subject}.${instanceId}` };
@@ -225,11 +263,12 @@ export class EndpointClient {
     this.known = this.known.filter((i) => i.instanceId !== instanceId);
   }
 
-  private sendCancel(requestId: string): void {
+  /** The cancel carries the request's secret: only the requester can stop its request. */
+  private sendCancel(secret: string): void {
     try {
-      this.transport.nc.publish(cancelSubject(this.subject), requestId);
+      this.transport.nc.publish(cancelSubject(this.subject), secret);
     } catch (err) {
-      this.logger.debug('cancel not sent', { request_id: requestId, error: err });
+      this.logger.debug('cancel not sent', { error: err });
     }
   }
 }

@@ -14,12 +14,15 @@ export type ConnectionListener = (connected: boolean) => void;
 
 export class NatsTransport {
   readonly nc: NatsConnection;
+  /** The connection's inbox prefix (`inboxPrefix` option, default `_INBOX`): clients put their reply subjects under it. */
+  readonly inboxPrefix: string;
   private state = true;
   private readonly listeners = new Set<ConnectionListener>();
   private readonly logger: Logger;
 
-  private constructor(nc: NatsConnection, logger: Logger) {
+  private constructor(nc: NatsConnection, logger: Logger, inboxPrefix: string) {
     this.nc = nc;
+    this.inboxPrefix = inboxPrefix;
     this.logger = logger;
     void this.watch();
   }
@@ -38,7 +41,7 @@ export class NatsTransport {
         servers: wanted,
       });
       logger.info('connected to NATS', { server: nc.getServer() });
-      return new NatsTransport(nc, logger);
+      return new NatsTransport(nc, logger, options.inboxPrefix ?? '_INBOX');
     } catch (err) {
       const list = Array.isArray(wanted) ? wanted.join(', ') : String(wanted);
       throw new DynamoError(

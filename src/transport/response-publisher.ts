@@ -39,33 +39,34 @@ function fixedHeaders(entries: Array<[string, string]>): PublishOptions {
   return { headers: h };
 }
 
-const dataHeaders = (contentType: ContentType, instanceId?: string): PublishOptions =>
-  fixedHeaders([
-    [Header.Protocol, PROTOCOL_VERSION],
-    [Header.Kind, MessageKind.Data],
-    [Header.ContentType, contentType],
-    ...(instanceId === undefined ? [] : ([[Header.Instance, instanceId]] as Array<[string, string]>)),
-  ]);
-const DATA_JSON = dataHeaders(ContentType.Json);
-const DATA_BYTES = dataHeaders(ContentType.Bytes);
-const END = fixedHeaders([[Header.Protocol, PROTOCOL_VERSION], [Header.Kind, MessageKind.End], [Header.ContentType, ContentType.Json]]);
-
 const encoder = new TextEncoder();
+
+/** The header blocks of one instance: every response names the instance, so a client reads one instance per stream. */
+function instanceHeaders(instanceId: string) {
+  const base: Array<[string, string]> = [
+    [Header.Protocol, PROTOCOL_VERSION],
+    [Header.Instance, instanceId],
+  ];
+  return {
+    dataJson: fixedHeaders([...base, [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Json]]),
+    dataBytes: fixedHeaders([...base, [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Bytes]]),
+    end: fixedHeaders([...base, [Header.Kind, MessageKind.End], [Header.ContentType, ContentType.Json]]),
+  };
+}
 
 export class ResponsePublisher {
   private readonly nc: NatsConnection;
+  private readonly instanceId: string;
   private readonly observer: PublishObserver;
   private readonly logger: Logger;
-  /** The first data message of a stream names this instance, so the reader knows where to acknowledge. */
-  private readonly firstJson: PublishOptions;
-  private readonly firstBytes: PublishOptions;
+  private readonly headers: ReturnType<typeof instanceHeaders>;
 
   constructor(nc: NatsConnection, instanceId: string, observer: PublishObserver, logger: Logger) {
     this.nc = nc;
+    this.instanceId = instanceId;
     this.observer = observer;
     this.logger = logger;
-    this.firstJson = dataHeaders(ContentType.Json, instanceId);
-    this.firstBytes = dataHeaders(ContentType.Bytes, instanceId);
+    this.headers = instanceHeaders(instanceId);
   }
 
   publishData(reply: string, value: unknown, index: number): void {
@@ -74,8 +75,7 @@ export class ResponsePublisher {
     try {
       const enc = encodeBody(value);
       data = enc.data;
-      const json = enc.contentType === ContentType.Json;
-      options = index === 0 ? (json ? this.firstJson : this.firstBytes) : json ? DATA_JSON : DATA_BYTES;
+      options = enc.contentType === ContentType.Json ? this.headers.dataJson : this.headers.dataBytes;
     } catch (err) {
       throw new PublishFailure(`response ${index} cannot be encoded: ${(err as Error).message}`, { cause: err });
     }
@@ -96,17 +96,22 @@ export class ResponsePublisher {
       throw new FinalFailure(`the end-of-stream message cannot be encoded: ${(err as Error).message}`, { cause: err });
     }
     try {
-      this.nc.publish(reply, data, END);
+      this.nc.publish(reply, data, this.headers.end);
     } catch (err) {
       throw new FinalFailure(`the end-of-stream message (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
     }
     this.observer.responsePublished(data.length);
   }
 
-  /** Best effort: the error message is small, but the connection may be gone. */
-  publishError(reply: string, type: string, message: string): void {
+  /**
+   * Best effort: the error message is small, but the connection may be gone. `proven` is false
+   * for answers to requests that did not show the key of their reply subject: those do not name
+   * this instance, so a stream reading that subject drops them (see request-parser.ts).
+   */
+  publishError(reply: string, type: string, message: string, proven = true): void {
     const h = natsHeaders();
     h.set(Header.Protocol, PROTOCOL_VERSION);
+    if (proven) h.set(Header.Instance, this.instanceId);
     h.set(Header.Kind, MessageKind.Error);
     h.set(Header.ErrorType, type);
     const data = encoder.encode(JSON.stringify({ type, message: message.slice(0, MAX_ERROR_TEXT) }));

@@ -6,7 +6,8 @@
 import type { Msg } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode, RemoteError } from '../errors.ts';
 import { decodeBody, isContentType } from './codec.ts';
-import { ContentType, Header, MessageKind, type EndOfStream, type ErrorBody } from './protocol.ts';
+import { readHeaders, single } from './message-headers.ts';
+import { ContentType, Header, INSTANCE_ID_RE, MessageKind, PROTOCOL_VERSION, type EndOfStream, type ErrorBody } from './protocol.ts';
 
 export interface StreamHooks {
   /** Called once when the stream is over, however it ended. `cancel` asks the server to stop. */
@@ -22,8 +23,13 @@ type Waiter = { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unkno
 export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   /** The request id, as the server's handler sees it in `ctx.requestId`. */
   readonly requestId: string;
-  /** The instance the request was sent to, when one was chosen. */
-  instanceId: string | undefined;
+  /**
+   * @internal The instance the request was sent to, when one was chosen: only its responses are
+   * taken. Undefined when NATS's queue group picks; then the first instance to answer is the one.
+   */
+  expected: string | undefined;
+  /** The instance serving the stream, once one has answered: where acknowledgements go. */
+  private servedBy: string | undefined;
   private readonly hooks: StreamHooks;
   private readonly queue: unknown[] = [];
   private head = 0;
@@ -35,8 +41,6 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   private timer: NodeJS.Timeout | undefined;
   private readonly signal: AbortSignal | undefined;
   private readonly window: number;
-  /** The serving instance, from the first data message: where acknowledgements go. */
-  private ackTo: string | undefined;
   private consumed = 0;
   private acked = 0;
   private readonly onAbort = (): void => {
@@ -61,6 +65,11 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   /** The value the handler returned at the end of its stream (a generator's `return`), once the stream has ended. */
   get final(): unknown {
     return this.finalValue;
+  }
+
+  /** The instance serving the request: the one that answered, else the one it was sent to. */
+  get instanceId(): string | undefined {
+    return this.servedBy ?? this.expected;
   }
 
   /** Whether the end-of-stream message has arrived. */
@@ -99,9 +108,9 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   }
 
   private sendAck(): void {
-    if (this.ackTo === undefined || this.state !== 'open') return;
+    if (this.servedBy === undefined || this.state !== 'open') return;
     this.acked = this.consumed;
-    this.hooks.ack(this.ackTo, this.consumed);
+    this.hooks.ack(this.servedBy, this.consumed);
   }
 
   /**
@@ -128,49 +137,66 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     return out;
   }
 
-  /** @internal Fed by the client's inbox dispatcher. */
-  onMessage(msg: Msg): void {
-    if (this.state !== 'open') return;
-    const h = msg.headers;
-    if (h !== undefined && h.code === 503 && msg.data.length === 0) {
+  /**
+   * @internal Fed by the client's inbox dispatcher. Returns false when the message is dropped:
+   * it is not a well-formed response of this protocol from the instance serving this stream.
+   * Anything may arrive on an inbox (a peer's garbage, a forged or replayed message); nothing of
+   * it throws, and nothing of it ends or alters the stream.
+   */
+  onMessage(msg: Msg): boolean {
+    if (this.state !== 'open') return false;
+    const read = readHeaders(msg);
+    if (!read.ok || read.headers === undefined) return false;
+    const h = read.headers;
+    if (h.code === 503 && msg.data.length === 0 && this.servedBy === undefined) {
+      // NATS's no-responders status: only before an instance has answered, and only once.
       if (!this.hooks.noResponders()) this.fail(new DynamoError(ErrorCode.NoResponders, `no instance is serving the endpoint (request ${this.requestId})`), false);
-      return;
+      return true;
     }
-    this.timer?.refresh();
-    const kind = h?.get(Header.Kind) ?? '';
+    const kind = single(h, Header.Kind);
+    const protocol = single(h, Header.Protocol);
+    if (protocol !== PROTOCOL_VERSION) {
+      // An instance of another protocol version refusing the request: say so at once, not after a timeout.
+      if (protocol === null || protocol === '' || kind !== MessageKind.Error || this.servedBy !== undefined) return false;
+      const body = errorBody(msg);
+      this.fail(new RemoteError(body?.type ?? 'invalid_message', `an instance speaking protocol ${protocol.slice(0, 16)} refused the request: ${body?.message ?? ''}`), false);
+      return true;
+    }
+    const instance = single(h, Header.Instance);
+    if (instance === null || !INSTANCE_ID_RE.test(instance)) return false;
+    if (this.servedBy === undefined) {
+      if (this.expected !== undefined && instance !== this.expected) return false;
+      this.servedBy = instance;
+    } else if (instance !== this.servedBy) {
+      return false;
+    }
     if (kind === MessageKind.Data) {
-      if (this.ackTo === undefined) this.ackTo = h?.get(Header.Instance) || undefined;
-      const ct = h?.get(Header.ContentType) ?? '';
-      const decoded = decodeBody(msg.data, isContentType(ct) ? ct : ContentType.Json);
-      if (!decoded.ok) return this.fail(new RemoteError('invalid_response', decoded.reason), true);
+      const ct = single(h, Header.ContentType);
+      const decoded = decodeBody(msg.data, ct !== null && isContentType(ct) ? ct : ContentType.Json);
+      if (!decoded.ok) return false;
+      this.timer?.refresh();
       this.received++;
       this.push(decoded.value);
-      return;
+      return true;
     }
     if (kind === MessageKind.End) {
-      let end: EndOfStream & { final?: unknown };
-      try {
-        end = msg.json<EndOfStream & { final?: unknown }>();
-      } catch {
-        return this.fail(new RemoteError('invalid_response', 'malformed end-of-stream message'), false);
-      }
+      const end = endBody(msg);
+      if (end === undefined) return false;
       if (end.count !== this.received) {
-        return this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: received ${this.received} of ${end.count} responses`), false);
+        this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: received ${this.received} of ${end.count} responses`), false);
+        return true;
       }
       this.finalValue = end.final;
-      return this.settle('ended', undefined, false);
+      this.settle('ended', undefined, false);
+      return true;
     }
     if (kind === MessageKind.Error) {
-      let body: Partial<ErrorBody> = {};
-      try {
-        body = msg.json<ErrorBody>();
-      } catch {
-        /* keep the header's type */
-      }
-      const type = h?.get(Header.ErrorType) || body.type || 'unknown';
-      return this.fail(new RemoteError(type, typeof body.message === 'string' ? body.message : ''), false);
+      const body = errorBody(msg);
+      const type = single(h, Header.ErrorType) || body?.type || 'unknown';
+      this.fail(new RemoteError(type, body?.message ?? ''), false);
+      return true;
     }
-    this.fail(new RemoteError('invalid_response', `unknown ${Header.Kind}: ${kind.slice(0, 32)}`), true);
+    return false;
   }
 
   /** @internal The connection went away before the end-of-stream message. */
@@ -208,4 +234,21 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     if (state === 'failed') w.reject(error);
     else w.resolve({ value: undefined, done: true });
   }
+}
+
+/** The end-of-stream body, or undefined when it is not one. */
+function endBody(msg: Msg): (EndOfStream & { final?: unknown }) | undefined {
+  const decoded = decodeBody(msg.data, ContentType.Json);
+  if (!decoded.ok) return undefined;
+  const body = decoded.value as Partial<EndOfStream> & { final?: unknown } | null;
+  if (body === null || typeof body !== 'object' || !Number.isSafeInteger(body.count) || (body.count as number) < 0) return undefined;
+  return body as EndOfStream & { final?: unknown };
+}
+
+/** The error body's fields that are strings; undefined when the body is not JSON. */
+function errorBody(msg: Msg): Partial<ErrorBody> | undefined {
+  const decoded = decodeBody(msg.data, ContentType.Json);
+  if (!decoded.ok || decoded.value === null || typeof decoded.value !== 'object') return undefined;
+  const { type, message } = decoded.value as Record<string, unknown>;
+  return { ...(typeof type === 'string' ? { type: type.slice(0, 64) } : {}), ...(typeof message === 'string' ? { message } : {}) };
 }

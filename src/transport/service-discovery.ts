@@ -4,9 +4,12 @@
  * Each runtime is one instance of the service `dynamo`; each endpoint it serves is an endpoint
  * of that instance, with the hierarchy in its metadata.
  */
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
+import { decodeBody } from './codec.ts';
+import { readHeaders } from './message-headers.ts';
 import { flushSubscriptions } from './nats-connection.ts';
+import { ContentType, INSTANCE_ID_RE, instanceSubject, replySubjectRefusal } from './protocol.ts';
 
 export const SERVICE_NAME = 'dynamo';
 
@@ -59,7 +62,12 @@ export class ServiceResponder {
         for (const subject of [`$SRV.${verb}`, `$SRV.${verb}.${SERVICE_NAME}`, `$SRV.${verb}.${SERVICE_NAME}.${this.instanceId}`]) {
           this.subs.push(this.nc.subscribe(subject, {
             callback: (err, msg) => {
-              if (err === null) this.answer(verb, msg);
+              if (err !== null) return;
+              try {
+                this.answer(verb, msg);
+              } catch (error) {
+                this.logger.debug('$SRV request dropped', { error });
+              }
             },
           }));
         }
@@ -115,44 +123,89 @@ export class ServiceResponder {
           }),
         };
     }
+    const reply = msg.reply ?? '';
+    if (replySubjectRefusal(reply) !== undefined) return;
     try {
-      msg.respond(encoder.encode(JSON.stringify(body)));
+      this.nc.publish(reply, encoder.encode(JSON.stringify(body)));
     } catch (err) {
       this.logger.debug('$SRV answer not sent', { error: err });
     }
   }
 }
 
-interface InfoResponse {
-  id?: unknown;
-  endpoints?: Array<{ subject?: unknown; metadata?: { instance_subject?: unknown } | null }>;
+/** Answers quieter than this after the last valid one end a discovery round early. */
+const STALL_MS = 100;
+
+/**
+ * The instance an `$SRV.INFO` answer describes for `subject`, or undefined when the answer is not
+ * a well-formed dynamo info response serving it. The instance subject is derived from the id,
+ * never taken from the answer: an answer cannot redirect requests to a subject of its choosing.
+ */
+export function instanceFromInfo(body: unknown, subject: string): Instance | undefined {
+  if (body === null || typeof body !== 'object') return undefined;
+  const info = body as Record<string, unknown>;
+  if (info['type'] !== 'io.nats.micro.v1.info_response' || info['name'] !== SERVICE_NAME) return undefined;
+  const id = info['id'];
+  if (typeof id !== 'string' || !INSTANCE_ID_RE.test(id) || !Array.isArray(info['endpoints'])) return undefined;
+  const direct = instanceSubject(subject, id);
+  for (const ep of info['endpoints'] as unknown[]) {
+    if (ep === null || typeof ep !== 'object') continue;
+    const endpoint = ep as Record<string, unknown>;
+    const metadata = endpoint['metadata'];
+    if (endpoint['subject'] !== subject || metadata === null || typeof metadata !== 'object') continue;
+    if ((metadata as Record<string, unknown>)['instance_subject'] === direct) return { instanceId: id, subject: direct };
+  }
+  return undefined;
 }
 
-/** Asks every `dynamo` service instance for its endpoints; returns those serving `subject`. */
-export async function discoverInstances(nc: NatsConnection, subject: string, windowMs: number): Promise<Instance[]> {
+/**
+ * Asks every `dynamo` service instance for its endpoints; returns those serving `subject`, sorted
+ * by id. The round lasts `windowMs`, or ends `STALL_MS` after the last valid answer (or at the
+ * start when nothing answers). Answers that are not valid — garbage, forged, empty, of another
+ * service — are dropped and neither end nor extend the round.
+ */
+export async function discoverInstances(nc: NatsConnection, subject: string, windowMs: number, inboxPrefix: string, logger: Logger): Promise<Instance[]> {
   const found = new Map<string, Instance>();
-  let replies: AsyncIterable<Msg>;
-  try {
-    replies = await nc.requestMany(`$SRV.INFO.${SERVICE_NAME}`, undefined, { strategy: 'stall', stall: Math.min(100, windowMs), maxWait: windowMs });
-  } catch {
-    return []; // no responders: no instance of anything
-  }
-  try {
-    for await (const msg of replies) {
-      let info: InfoResponse;
-      try {
-        info = msg.json<InfoResponse>();
-      } catch {
-        continue;
-      }
-      if (typeof info.id !== 'string') continue;
-      for (const ep of info.endpoints ?? []) {
-        const direct = ep.metadata?.instance_subject;
-        if (ep.subject === subject && typeof direct === 'string') found.set(info.id, { instanceId: info.id, subject: direct });
-      }
+  const inbox = `${inboxPrefix}.${nuid.next()}`;
+  await new Promise<void>((resolve) => {
+    let stall: NodeJS.Timeout | undefined;
+    let sub: Subscription | undefined;
+    const done = (): void => {
+      clearTimeout(stall);
+      clearTimeout(whole);
+      sub?.unsubscribe();
+      resolve();
+    };
+    const whole = setTimeout(done, windowMs);
+    const quiet = (): void => {
+      clearTimeout(stall);
+      stall = setTimeout(done, Math.min(STALL_MS, windowMs));
+    };
+    try {
+      sub = nc.subscribe(inbox, {
+        callback: (err, msg) => {
+          if (err !== null) return done();
+          try {
+            const read = readHeaders(msg);
+            if (!read.ok) return;
+            // NATS's no-responders status: no instance of anything is listening.
+            if (read.headers?.code === 503 && msg.data.length === 0) return done();
+            const decoded = decodeBody(msg.data, ContentType.Json);
+            const instance = decoded.ok ? instanceFromInfo(decoded.value, subject) : undefined;
+            if (instance === undefined) return;
+            found.set(instance.instanceId, instance);
+            quiet();
+          } catch (error) {
+            logger.debug('discovery answer dropped', { error });
+          }
+        },
+      });
+      nc.publish(`$SRV.INFO.${SERVICE_NAME}`, undefined, { reply: inbox });
+      quiet();
+    } catch (error) {
+      logger.debug('discovery round failed', { error });
+      done();
     }
-  } catch {
-    /* no responders or a closed connection ends the round: keep what arrived */
-  }
+  });
   return [...found.values()].sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { rawRequest as handBuilt } from '../helpers/raw-request.ts';
 import { DistributedRuntime, ERROR_TYPES, ErrorCode, RemoteError, type Endpoint, type EndpointClient } from '../../src/index.ts';
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
@@ -78,10 +79,7 @@ describe('the six error types, each driven for real', () => {
     // invalid_message: decodes as JSON, but carries no protocol headers
     assert.deepEqual(await rawRequest('{"mode":"ok"}'), { kind: 'error', type: 'invalid_message' });
     // response_stream: a valid request with no reply subject
-    const h = headers();
-    h.set('Dynamo-Protocol', '1');
-    h.set('Dynamo-Request-Id', 'no-reply-1');
-    raw.publish(ep.subject, '{"mode":"ok"}', { headers: h });
+    raw.publish(ep.subject, '{"mode":"ok"}', { headers: handBuilt(ep.subject, '{"mode":"ok"}').headers });
     await raw.flush();
     // generate, twice: before and after the first response
     await assert.rejects(client.generate({ mode: 'throw_before' }).collect(), remote('generate', /boom before the first response/));

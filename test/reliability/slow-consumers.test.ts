@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { connect, headers } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
+import { rawRequest } from '../helpers/raw-request.ts';
 import { DistributedRuntime, type RequestContext } from '../../src/index.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { eventually } from '../helpers/tools.ts';
@@ -85,20 +86,19 @@ describe('slow and absent readers: the server holds the handler, not memory', ()
     const before = ep.recorder.requests;
     const raw = await connect({ servers: nats.url });
     try {
-      const h = headers();
-      h.set('Dynamo-Protocol', '1');
-      h.set('Dynamo-Request-Id', 'silent-reader');
-      h.set('Dynamo-Window', '16');
-      let received = 0;
-      raw.subscribe('_INBOX.silent.x', {
-        callback: () => {
-          received++;
+      const request = rawRequest(ep.subject, 'null', { inbox: '_INBOX.silent', window: 16 });
+      const kinds: string[] = [];
+      raw.subscribe(request.reply, {
+        callback: (_err, msg) => {
+          kinds.push(msg.headers?.get('Dynamo-Error-Type') || (msg.headers?.get('Dynamo-Kind') ?? ''));
         },
       });
-      raw.publish(ep.subject, 'null', { reply: '_INBOX.silent.x', headers: h });
+      raw.publish(ep.subject, request.data, { reply: request.reply, headers: request.headers });
       await raw.flush();
       await eventually(async () => (ep.recorder.requests === before + 1 && ep.recorder.inflight === 0 ? true : undefined), 8000, 'abandoned stream ended');
-      assert.equal(received, 16);
+      // a window of data, then the terminal message telling the reader its stream was abandoned
+      await eventually(async () => (kinds.length === 17 ? true : undefined), 5000, 'terminal message');
+      assert.deepEqual(kinds, [...Array<string>(16).fill('data'), 'cancelled']);
       assert.ok(produced <= 17);
       assert.equal(aborts, 1);
       assert.equal(ep.recorder.errors.reduce((a, b) => a + b, 0), 0, 'an abandoned stream is not an endpoint error');

@@ -1,0 +1,57 @@
+/**
+ * Reads a NATS message's header block at a bounded cost, never throwing. nats.js decodes headers
+ * lazily on `msg.headers`, in time that grows with the square of the number of names, and throws
+ * from that getter on a block it cannot parse; a subscription callback that lets it escape loses
+ * its subscription. Every message the request plane takes goes through `readHeaders` first.
+ */
+import type { Msg, MsgHdrs } from '@nats-io/transport-node';
+import { MAX_HEADER_BYTES, MAX_HEADER_ENTRIES } from './protocol.ts';
+
+export type HeaderRead =
+  | { readonly ok: true; readonly headers: MsgHdrs | undefined }
+  | { readonly ok: false; readonly reason: string };
+
+/** The fields of nats.js's message class that hold the raw header block (`hdr` = its length, -1 for none). */
+interface RawMsg {
+  _msg?: { hdr?: unknown };
+  _rdata?: unknown;
+}
+
+/**
+ * The raw header block, when the message exposes it: undefined when it has none, null when this
+ * nats.js does not expose it (then the size cannot be checked before decoding).
+ */
+export function rawHeaderBlock(msg: Msg): Uint8Array | undefined | null {
+  const raw = msg as unknown as RawMsg;
+  const length = raw._msg?.hdr;
+  if (typeof length !== 'number' || !(raw._rdata instanceof Uint8Array)) return null;
+  return length > 0 ? raw._rdata.subarray(0, length) : undefined;
+}
+
+const LF = 0x0a;
+
+/** Refuses blocks over the byte or line limit in one linear pass, then lets nats.js decode what is left. */
+export function readHeaders(msg: Msg): HeaderRead {
+  const block = rawHeaderBlock(msg);
+  if (block !== null) {
+    if (block === undefined) return { ok: true, headers: undefined };
+    if (block.length > MAX_HEADER_BYTES) return { ok: false, reason: `header block of ${block.length} bytes is over the ${MAX_HEADER_BYTES}-byte limit` };
+    let lines = 0;
+    for (let i = 0; i < block.length; i++) if (block[i] === LF) lines++;
+    // the status line and the blank line that ends the block are not entries
+    if (lines - 2 > MAX_HEADER_ENTRIES) return { ok: false, reason: `header block of ${lines - 2} lines is over the ${MAX_HEADER_ENTRIES}-entry limit` };
+  }
+  try {
+    return { ok: true, headers: msg.headers };
+  } catch (err) {
+    return { ok: false, reason: `malformed header block: ${(err as Error).message}` };
+  }
+}
+
+/** The header's only value: '' when absent, null when repeated (ambiguous) or when its value cannot be read. */
+export function single(h: MsgHdrs | undefined, key: string): string | null {
+  if (h === undefined) return '';
+  const values = h.values(key);
+  if (values.length > 1) return null;
+  return values[0] ?? '';
+}

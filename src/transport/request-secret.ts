@@ -1,0 +1,45 @@
+/**
+ * What binds a request to its requester (docs/protocol.md, "Binding a request to its requester").
+ *
+ *   secret = crypto.randomUUID()                          122 random bits, kept by the requester
+ *   key    = H(secret)                                    sent in the request (`Dynamo-Key`) and in acknowledgements
+ *   tag    = H(key ⏎ endpoint subject ⏎ content type ⏎ body)   the last token of the request's reply subject
+ *
+ * H is SHA-256, base64url, first 22 characters (132 bits). The server answers a request only when
+ * its reply subject ends with the tag of its key, endpoint, content type and body; it accepts an
+ * acknowledgement only with the key and a cancel only with the secret. Each value reveals nothing
+ * of the one it came from, so:
+ * - whoever learns a reply subject cannot have any instance answer it;
+ * - whoever reads a request cannot cancel it, nor have its reply subject answered for another
+ *   endpoint or another body (at most replay it unchanged);
+ * - whoever reads acknowledgements can acknowledge, never past what was sent.
+ */
+import { createHash, hash as oneShotHash, randomUUID } from 'node:crypto';
+
+const LENGTH = 22;
+
+/** `crypto.hash` (Node ≥ 20.12, faster for short inputs) where it exists. */
+const digest: (input: string) => string =
+  typeof oneShotHash === 'function'
+    ? (input) => oneShotHash('sha256', input, 'base64url')
+    : (input) => createHash('sha256').update(input).digest('base64url');
+
+/** The one-way step from a secret to its key. */
+export function keyOf(secret: string): string {
+  return digest(secret).slice(0, LENGTH);
+}
+
+/** The tag a reply subject must end with for a request with this key, endpoint, content type and body. */
+export function tagOf(key: string, endpointSubject: string, contentType: string, body: Uint8Array): string {
+  return createHash('sha256').update(`${key}\n${endpointSubject}\n${contentType}\n`).update(body).digest('base64url').slice(0, LENGTH);
+}
+
+export interface RequestSecret {
+  readonly secret: string;
+  readonly key: string;
+}
+
+export function newRequestSecret(): RequestSecret {
+  const secret = randomUUID();
+  return { secret, key: keyOf(secret) };
+}
