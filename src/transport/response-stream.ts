@@ -183,7 +183,8 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
       const end = endBody(msg);
       if (end === undefined) return false;
       if (end.count !== this.received) {
-        this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: received ${this.received} of ${end.count} responses`), false);
+        // Lost messages, or a forged end: either way the server may still be running it — cancel.
+        this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: received ${this.received} of ${end.count} responses`), true);
         return true;
       }
       this.finalValue = end.final;
