@@ -9,7 +9,7 @@ export { Ingress } from './runtime/ingress.ts';
 export type { Engine, Handler } from './runtime/ingress.ts';
 
 export { EndpointClient, RouterMode } from './transport/client.ts';
-export type { ClientOptions, GenerateOptions, WaitOptions } from './transport/client.ts';
+export type { ClientOptions, ClientStats, GenerateOptions, WaitOptions } from './transport/client.ts';
 export { ResponseStream } from './transport/response-stream.ts';
 export type { RequestContext } from './transport/request-context.ts';
 export type { Instance } from './transport/service-discovery.ts';

@@ -5,6 +5,7 @@
  * (request-secret.ts), so a stream can only be reached by whoever knows its reply subject, and
  * the server only answers a reply subject whose requester showed its key.
  */
+import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -95,7 +96,8 @@ export class EndpointClient {
     if (!Number.isInteger(this.window) || this.window < 1 || this.window > MAX_WINDOW) {
       throw new DynamoError(ErrorCode.InvalidOption, `window ${String(options.window)} is not valid: expected a whole number from 1 to ${MAX_WINDOW}`);
     }
-    this.inbox = `${transport.inboxPrefix}.${this.prefix}`;
+    // Random, not the request-id prefix: request ids are shown to handlers and logs, the inbox is not derivable from them.
+    this.inbox = `${transport.inboxPrefix}.${randomUUID().replaceAll('-', '')}`;
     if (this.router !== RouterMode.RoundRobin && this.router !== RouterMode.Random) {
       throw new DynamoError(ErrorCode.InvalidOption, `router ${JSON.stringify(this.router)} is not valid: expected round_robin or random`);
     }

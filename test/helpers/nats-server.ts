@@ -11,6 +11,8 @@ export interface NatsServerOptions {
   maxPayload?: number;
   /** Require this token from clients. Default: no auth. */
   token?: string;
+  /** More configuration, appended as is (e.g. an `authorization` block with users and permissions). */
+  extraConfig?: string;
 }
 
 export interface NatsServer {
@@ -39,7 +41,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const config = join(dir, 'nats.conf');
   writeFileSync(
     config,
-    `listen: 127.0.0.1:${port}\n${options.maxPayload === undefined ? '' : `max_payload: ${options.maxPayload}\n`}${options.token === undefined ? '' : `authorization { token: "${options.token}" }\n`}`,
+    `listen: 127.0.0.1:${port}\n${options.maxPayload === undefined ? '' : `max_payload: ${options.maxPayload}\n`}${options.token === undefined ? '' : `authorization { token: "${options.token}" }\n`}${options.extraConfig ?? ''}\n`,
   );
   let proc: ChildProcess | undefined;
   let stderr = '';
