@@ -18,8 +18,8 @@ import { createHash, hash as oneShotHash, randomUUID } from 'node:crypto';
 
 const LENGTH = 22;
 
-/** `crypto.hash` (Node ≥ 20.12, faster for short inputs) where it exists. */
-const digest: (input: string) => string =
+/** `crypto.hash` (Node ≥ 20.12; about twice as fast as a `Hash` object for inputs this short) where it exists. */
+const digest: (input: string | Uint8Array) => string =
   typeof oneShotHash === 'function'
     ? (input) => oneShotHash('sha256', input, 'base64url')
     : (input) => createHash('sha256').update(input).digest('base64url');
@@ -31,7 +31,12 @@ export function keyOf(secret: string): string {
 
 /** The tag a reply subject must end with for a request with this key, endpoint, content type and body. */
 export function tagOf(key: string, endpointSubject: string, contentType: string, body: Uint8Array): string {
-  return createHash('sha256').update(`${key}\n${endpointSubject}\n${contentType}\n`).update(body).digest('base64url').slice(0, LENGTH);
+  // one buffer, one one-shot hash: cheaper than feeding a Hash object twice (keys, subjects and content types are ASCII)
+  const prefix = `${key}\n${endpointSubject}\n${contentType}\n`;
+  const input = Buffer.allocUnsafe(prefix.length + body.length);
+  input.write(prefix, 0, 'latin1');
+  input.set(body, prefix.length);
+  return digest(input).slice(0, LENGTH);
 }
 
 export interface RequestSecret {
