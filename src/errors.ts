@@ -46,6 +46,8 @@ export const ErrorCode = {
   Cancelled: 'DYN_ERR_CANCELLED',
   /** The request value cannot be encoded (not JSON-serializable). */
   Encode: 'DYN_ERR_ENCODE',
+  /** The encoded request is larger than the NATS server accepts (`max_payload`); nothing was sent. */
+  RequestTooLarge: 'DYN_ERR_REQUEST_TOO_LARGE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

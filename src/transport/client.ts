@@ -130,7 +130,7 @@ export class EndpointClient {
       }
     });
     this.reack = setInterval(() => {
-      for (const { stream } of this.streams.values()) stream.reackIfWaiting();
+      for (const { stream } of this.streams.values()) stream.tick();
     }, 1000).unref();
     await flushSubscriptions(nc);
   }
@@ -216,6 +216,12 @@ export class EndpointClient {
       send(target?.subject ?? this.subject);
     } catch (err) {
       this.streams.delete(tag);
+      stream.discard();
+      const max = this.transport.nc.info?.max_payload;
+      const size = body.data.length + (h as unknown as { encode(): Uint8Array }).encode().length;
+      if (max !== undefined && size > max) {
+        throw new DynamoError(ErrorCode.RequestTooLarge, `request of ${size} bytes (body and headers) is over the NATS server's max_payload of ${max} bytes`, { cause: err });
+      }
       throw new DynamoError(ErrorCode.NoResponders, `request could not be sent: ${(err as Error).message}`, { cause: err });
     }
     return stream;

@@ -9,6 +9,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
+import { RateLimitedLog } from '../logging/rate-limited.ts';
 import { ErrorType } from '../metrics/names.ts';
 import { readHeaders } from './message-headers.ts';
 import { flushSubscriptions } from './nats-connection.ts';
@@ -58,9 +59,12 @@ export class EndpointServer<TEndpoint> {
   private readonly stallTimeoutMs: number;
   private stopping = false;
   private idle: (() => void) | undefined;
+  /** Handler failures: at warn with the stack, at most one line a minute per endpoint. */
+  private readonly handlerFailures: RateLimitedLog;
 
   constructor(options: EndpointServerOptions<TEndpoint>) {
     this.options = options;
+    this.handlerFailures = new RateLimitedLog(options.logger, 'warn');
     this.out = new ResponsePublisher(options.nc, options.instanceId, options.observer, options.logger);
     this.stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
   }
@@ -149,8 +153,8 @@ export class EndpointServer<TEndpoint> {
     try {
       let out = this.options.engine(request, stream.ctx);
       if (isPromiseLike(out)) out = await stream.orCancelled(out);
-      if (out !== CANCELLED && isAsyncIterable(out)) {
-        iterator = out[Symbol.asyncIterator]();
+      if (out !== CANCELLED && (isAsyncIterable(out) || isSyncIterator(out))) {
+        iterator = isAsyncIterable(out) ? out[Symbol.asyncIterator]() : fromSyncIterator(out);
         for (;;) {
           const step = await stream.orCancelled(iterator.next());
           if (step === CANCELLED || stream.cancelled) break;
@@ -181,7 +185,11 @@ export class EndpointServer<TEndpoint> {
       if (!stream.cancelled) {
         const type = err instanceof FinalFailure ? ErrorType.PublishFinal : err instanceof PublishFailure ? ErrorType.PublishResponse : ErrorType.Generate;
         this.options.observer.error(type);
-        this.options.logger.debug('request failed', { request_id: stream.ctx.requestId, error_type: type, error: err });
+        if (type === ErrorType.Generate) {
+          this.handlerFailures.write('handler failed', () => ({ subject: this.options.subject, request_id: stream.ctx.requestId, error: err, stack: err instanceof Error ? err.stack : undefined }));
+        } else {
+          this.options.logger.debug('request failed', { request_id: stream.ctx.requestId, error_type: type, error: err });
+        }
         this.out.publishError(stream.reply, type, errorText(err));
       }
       if (iterator !== undefined) void iterator.return?.()?.catch(() => {});
@@ -239,6 +247,21 @@ function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
   return v !== null && typeof v === 'object' && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
+}
+
+/**
+ * A sync generator (or any iterator object) streams like an async one. Arrays and strings are
+ * iterable but not iterators: they stay one response, as a value.
+ */
+function isSyncIterator(v: unknown): v is Iterator<unknown, unknown> & Iterable<unknown> {
+  return v !== null && typeof v === 'object' && typeof (v as { next?: unknown }).next === 'function' && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
+function fromSyncIterator(it: Iterator<unknown, unknown>): AsyncIterator<unknown, unknown> {
+  return {
+    next: () => Promise.resolve(it.next()),
+    return: (value?: unknown) => Promise.resolve(it.return?.(value) ?? { done: true as const, value }),
+  };
 }
 
 function errorText(err: unknown): string {

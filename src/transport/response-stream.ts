@@ -36,9 +36,12 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   private received = 0;
   private state: 'open' | 'ended' | 'failed' = 'open';
   private failure: unknown;
-  private waiter: Waiter | undefined;
+  /** Readers waiting for the next response, in the order they asked (concurrent `next()` calls are served in order). */
+  private readonly waiters: Waiter[] = [];
   private finalValue: unknown;
+  /** Runs only while the server may send (it has credit): a reader that reads late is never timed out. */
   private timer: NodeJS.Timeout | undefined;
+  private readonly timeoutMs: number;
   private readonly signal: AbortSignal | undefined;
   private readonly window: number;
   private consumed = 0;
@@ -57,9 +60,8 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     } else {
       signal?.addEventListener('abort', this.onAbort, { once: true });
     }
-    this.timer = setTimeout(() => {
-      this.fail(new DynamoError(ErrorCode.Timeout, `no response to request ${requestId} for ${timeoutMs} ms`), true);
-    }, timeoutMs);
+    this.timeoutMs = timeoutMs;
+    this.armTimer();
   }
 
   /** The value the handler returned at the end of its stream (a generator's `return`), once the stream has ended. */
@@ -94,7 +96,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     }
     if (this.state === 'ended') return Promise.resolve({ value: undefined, done: true });
     if (this.state === 'failed') return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => (this.waiter = { resolve: resolve as Waiter['resolve'], reject }));
+    return new Promise((resolve, reject) => void this.waiters.push({ resolve: resolve as Waiter['resolve'], reject }));
   }
 
   /**
@@ -111,15 +113,38 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     if (this.servedBy === undefined || this.state !== 'open') return;
     this.acked = this.consumed;
     this.hooks.ack(this.servedBy, this.consumed);
+    if (this.hasCredit) this.armTimer();
+  }
+
+  /** Whether the server may still send: fewer than a window of responses taken since the last acknowledgement. */
+  private get hasCredit(): boolean {
+    return this.received - this.acked < this.window;
   }
 
   /**
-   * @internal Called periodically by the client: a reader waiting with everything consumed says
-   * so again, in case an acknowledgement was lost (NATS core is at-most-once) and the server is
-   * holding back for it.
+   * @internal Called every second by the client. A reader waiting with everything consumed says so
+   * again, in case an acknowledgement was lost (NATS core is at-most-once) and the server holds
+   * back for it; a stream whose window is full says it is still there (a heartbeat: the server
+   * tells a slow reader from an absent one by it, and abandons only the absent).
    */
-  reackIfWaiting(): void {
-    if (this.waiter !== undefined && this.consumed > 0) this.sendAck();
+  tick(): void {
+    if ((this.waiters.length > 0 && this.consumed > 0) || !this.hasCredit) this.sendAck();
+  }
+
+  private armTimer(): void {
+    if (this.state !== 'open') return;
+    if (this.timer !== undefined) {
+      this.timer.refresh();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.fail(new DynamoError(ErrorCode.Timeout, `no response to request ${this.requestId} for ${this.timeoutMs} ms`), true);
+    }, this.timeoutMs);
+  }
+
+  private disarmTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Leaving the loop early (`break`, `return`, a throw): tells the server to stop the handler. */
@@ -174,8 +199,10 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
       const ct = single(h, Header.ContentType);
       const decoded = decodeBody(msg.data, ct !== null && isContentType(ct) ? ct : ContentType.Json);
       if (!decoded.ok) return false;
-      this.timer?.refresh();
       this.received++;
+      // A full window waits on the reader, not on the server: no timeout until it acknowledges.
+      if (this.hasCredit) this.armTimer();
+      else this.disarmTimer();
       this.push(decoded.value);
       return true;
     }
@@ -200,6 +227,14 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     return false;
   }
 
+  /** @internal The request was never sent: stop the timer and the abort listener, tell no one. */
+  discard(): void {
+    if (this.state !== 'open') return;
+    this.state = 'failed';
+    this.disarmTimer();
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+
   /** @internal The connection went away before the end-of-stream message. */
   cutShort(reason: string): void {
     // The cancel is buffered by the NATS client while it reconnects, so the handler still learns.
@@ -207,9 +242,8 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   }
 
   private push(value: unknown): void {
-    const w = this.waiter;
+    const w = this.waiters.shift();
     if (w !== undefined) {
-      this.waiter = undefined;
       this.took();
       w.resolve({ value, done: false });
     } else {
@@ -225,15 +259,13 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   private settle(state: 'ended' | 'failed', error: unknown, cancel: boolean): void {
     this.state = state;
     this.failure = error;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.disarmTimer();
     this.signal?.removeEventListener('abort', this.onAbort);
     this.hooks.done(cancel);
-    const w = this.waiter;
-    if (w === undefined) return;
-    this.waiter = undefined;
-    if (state === 'failed') w.reject(error);
-    else w.resolve({ value: undefined, done: true });
+    for (const w of this.waiters.splice(0)) {
+      if (state === 'failed') w.reject(error);
+      else w.resolve({ value: undefined, done: true });
+    }
   }
 }
 

@@ -19,6 +19,8 @@ export class ServedStream<TEndpoint> {
   /** Data messages the requester acknowledged as consumed; never more than `sent`. */
   acked = 0;
   cancelled = false;
+  /** When the reader last acknowledged (a heartbeat counts): the stall timeout runs from here. */
+  private lastHeard = Date.now();
   /** Ends a wait for the engine early: on cancel. */
   private wake: (() => void) | undefined;
   /** Ends a wait for credit: on an ack, or on cancel. */
@@ -42,6 +44,7 @@ export class ServedStream<TEndpoint> {
    * one window ahead of what was really published.
    */
   ack(consumed: number): void {
+    this.lastHeard = Date.now();
     const clamped = Math.min(consumed, this.sent);
     if (clamped <= this.acked) return;
     this.acked = clamped;
@@ -73,12 +76,12 @@ export class ServedStream<TEndpoint> {
 
   /**
    * Waits until the reader acknowledges enough to open the window again, the stream is
-   * cancelled, or the reader stays silent for `stallMs`.
+   * cancelled, or the reader stays silent — not even a heartbeat — for `stallMs`.
    */
   async waitForCredit(stallMs: number): Promise<'credit' | 'cancelled' | 'stalled'> {
-    const deadline = Date.now() + stallMs;
+    this.lastHeard = Date.now();
     while (!this.cancelled && this.blocked) {
-      const left = deadline - Date.now();
+      const left = this.lastHeard + stallMs - Date.now();
       if (left <= 0) return 'stalled';
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
