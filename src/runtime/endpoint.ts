@@ -37,6 +37,8 @@ export class Endpoint extends MetricsNode {
   private metricsStarted = false;
   private servingState = false;
   private server: EndpointServer<Endpoint> | undefined;
+  /** The stop in progress or done, shared by every caller; cleared when serving starts again. */
+  private stopped: Promise<void> | undefined;
 
   /** @internal Use `component.endpoint(name)`. */
   constructor(ctx: RuntimeContext, component: Component, name: string, options: EndpointOptions) {
@@ -102,6 +104,7 @@ export class Endpoint extends MetricsNode {
       stallTimeoutMs: this.ctx.streamStallTimeoutMs,
     });
     this.server = server;
+    this.stopped = undefined;
     this.setServing(true);
     try {
       await server.start();
@@ -122,14 +125,22 @@ export class Endpoint extends MetricsNode {
     this.ctx.logger.info('endpoint serving', { endpoint: this.path, subject: this.subject, instance: this.ctx.instanceId });
   }
 
-  /** Stops taking requests and waits (up to `graceMs`) for in-flight ones. */
-  async stopServing(graceMs: number = this.ctx.shutdownGraceMs): Promise<void> {
+  /**
+   * Stops taking requests without losing any already on their way here, and waits (up to
+   * `graceMs`) for in-flight ones. Every caller — `stopServing()` twice, or `stopServing()` then
+   * `runtime.shutdown()` — gets the same promise.
+   */
+  stopServing(graceMs: number = this.ctx.shutdownGraceMs): Promise<void> {
     const server = this.server;
-    if (server === undefined) return;
-    this.setServing(false);
-    this.ctx.service().remove(this.subject);
-    await server.stop(graceMs);
-    this.server = undefined;
+    if (server === undefined) return this.stopped ?? Promise.resolve();
+    if (this.stopped === undefined) {
+      this.setServing(false);
+      this.ctx.service().remove(this.subject);
+      this.stopped = server.stop(graceMs).then(() => {
+        this.server = undefined;
+      });
+    }
+    return this.stopped;
   }
 
   /** A client for this endpoint, ready to send (call `waitForInstances()` to wait for servers). */

@@ -57,7 +57,9 @@ export class EndpointServer<TEndpoint> {
   private controlSubs: Subscription[] = [];
   private readonly out: ResponsePublisher;
   private readonly stallTimeoutMs: number;
+  /** Set once the request subscriptions are drained: nothing more can arrive. */
   private stopping = false;
+  private stopped: Promise<void> | undefined;
   private idle: (() => void) | undefined;
   /** Handler failures: at warn with the stack, at most one line a minute per endpoint. */
   private readonly handlerFailures: RateLimitedLog;
@@ -104,17 +106,30 @@ export class EndpointServer<TEndpoint> {
   }
 
   /**
-   * Stops taking requests, lets in-flight ones finish for up to `graceMs`, then aborts the rest
-   * (their clients get a `shutting_down` error). Resolves when no request is left.
+   * Stops taking requests without losing any: drains the request subscriptions (NATS routes
+   * nothing new here, and every request it had already routed here is still delivered and
+   * served), lets in-flight requests finish for up to `graceMs`, then ends the rest with a
+   * `shutting_down` error. Resolves when no request is left. Every caller gets the same promise.
    */
-  async stop(graceMs: number): Promise<void> {
-    if (this.stopping) return;
+  stop(graceMs: number): Promise<void> {
+    this.stopped ??= this.drainAndStop(graceMs);
+    return this.stopped;
+  }
+
+  private async drainAndStop(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
+    // Unsubscribing would drop what NATS already routed to this instance; a drain delivers it.
+    // (Bounded: while NATS is reconnecting a drain waits for the connection.)
+    const drains = Promise.all(this.subs.map((sub) => sub.drain().catch((err: unknown) => this.options.logger.debug('drain failed', { subject: this.options.subject, error: err }))));
+    let drainTimer: NodeJS.Timeout | undefined;
+    await Promise.race([drains, new Promise<void>((resolve) => (drainTimer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(drainTimer);
+    for (const sub of this.subs) if (!sub.isClosed()) sub.unsubscribe();
     this.stopping = true;
-    for (const sub of this.subs) sub.unsubscribe();
     if (this.active.size > 0) {
       const drained = new Promise<void>((resolve) => (this.idle = resolve));
       let timer: NodeJS.Timeout | undefined;
-      const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)));
+      const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now()))));
       const timedOut = await Promise.race([drained.then(() => false), expired]);
       clearTimeout(timer);
       if (timedOut) {

@@ -1,0 +1,62 @@
+/**
+ * Regression: stop() unsubscribed its request subscriptions, and nats.js drops messages that
+ * arrive for a subscription it no longer has — so requests NATS had already routed to a stopping
+ * instance vanished and their callers waited out their timeouts. A drain delivers them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connect } from '@nats-io/transport-node';
+import { DistributedRuntime } from '../../src/index.ts';
+import { parseExposition, sampleValue } from '../helpers/exposition.ts';
+import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
+import { rawRequest } from '../helpers/raw-request.ts';
+import { eventually } from '../helpers/tools.ts';
+
+const opts = (url: string) => ({ env: { NATS_SERVER: url }, handleSignals: false as const, logSink: () => {} });
+
+async function requestsOf(rt: DistributedRuntime, endpoint: string): Promise<number> {
+  return sampleValue(parseExposition(await rt.metricsText()), 'dynamo_component_requests_total', 'dynamo_component_requests_total', { dynamo_endpoint: endpoint });
+}
+
+describe('regression: stopping dropped requests already routed to the instance', () => {
+  let nats: NatsServer;
+
+  before(async () => {
+    nats = await startNatsServer();
+  });
+  after(async () => {
+    await nats.stop();
+  });
+
+  it('a stop begun while a burst is arriving serves every request of the burst NATS already routed here', async () => {
+    const [server] = await Promise.all([DistributedRuntime.create(opts(nats.url))]);
+    const ep = server!.namespace('ns').component('c').endpoint('burst');
+    let stopping: Promise<void> | undefined;
+    await ep.serve(async (req: number) => {
+      // the first request of the burst starts the stop, with the rest already on their way
+      stopping ??= ep.stopServing();
+      return req;
+    });
+    const raw = await connect({ servers: nats.url });
+    const ends = new Set<string>();
+    raw.subscribe('_INBOX.burst.*', {
+      callback: (_e, msg) => {
+        if (msg.headers?.get('Dynamo-Kind') === 'end') ends.add(msg.subject);
+      },
+    });
+    await raw.flush();
+    const BURST = 300;
+    for (let i = 0; i < BURST; i++) {
+      const r = rawRequest(ep.subject, String(i), { inbox: '_INBOX.burst' });
+      raw.publish(ep.subject, r.data, { reply: r.reply, headers: r.headers });
+    }
+    await raw.flush();
+    await eventually(async () => (stopping !== undefined ? true : undefined), 5000, 'the stop begun');
+    await stopping;
+    await eventually(async () => (ends.size === BURST ? true : undefined), 5000, `${BURST} answers`);
+    assert.equal(await requestsOf(server!, 'burst'), BURST);
+    await raw.close();
+    await server!.shutdown();
+  });
+
+});
