@@ -49,9 +49,12 @@ export const ErrorCode = {
   /** The encoded request is larger than the NATS server accepts (`max_payload`); nothing was sent. */
   RequestTooLarge: 'DYN_ERR_REQUEST_TOO_LARGE',
 } as const;
+/** One of the `DYN_ERR_*` codes. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** An error this package throws on purpose; `code` is stable and listed in docs/errors.md. */
 export class DynamoError extends Error {
+  /** Which error: one of {@link ErrorCode}. */
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
@@ -63,6 +66,7 @@ export class DynamoError extends Error {
 
 /** An error the remote endpoint reported: `errorType` is one of the `error_type` values, or `shutting_down`. */
 export class RemoteError extends DynamoError {
+  /** The remote `error_type` (e.g. `generate`), or `shutting_down`. */
   readonly errorType: string;
 
   constructor(errorType: string, message: string) {

@@ -9,6 +9,7 @@ import { DEFAULT_DURATION_BUCKETS } from '../metrics/names.ts';
 import { DEFAULT_NATS_SERVER, DEFAULT_SYSTEM_HOST, DEFAULT_SYSTEM_PORT, readEnvConfig, type Env } from './env.ts';
 import { parseKeyValues, readOtlpConfig, type OtlpConfig } from './otlp-env.ts';
 
+/** The system status server's settings (`DistributedRuntimeOptions.system`). */
 export interface SystemServerOptions {
   /** Start the system status server. Default: `DYN_SYSTEM_ENABLED`, else `false`. */
   enabled?: boolean;

@@ -11,19 +11,30 @@ import type { Logger } from '../logging/logger.ts';
 import { EndpointMetric, METRIC_PREFIX, RESERVED_LABELS, UptimeMetric } from './names.ts';
 import { validateBuckets } from './buckets.ts';
 
+/** The kinds of custom metric, one per `create*` factory method. */
 export const MetricKind = {
+  /** `createCounter`. */
   Counter: 'counter',
+  /** `createUpDownCounter`. */
   UpDownCounter: 'up_down_counter',
+  /** `createGauge`. */
   Gauge: 'gauge',
+  /** `createHistogram`. */
   Histogram: 'histogram',
+  /** `createObservableCounter`. */
   ObservableCounter: 'observable_counter',
+  /** `createObservableUpDownCounter`. */
   ObservableUpDownCounter: 'observable_up_down_counter',
+  /** `createObservableGauge`. */
   ObservableGauge: 'observable_gauge',
 } as const;
+/** One of the {@link MetricKind} values. */
 export type MetricKind = (typeof MetricKind)[keyof typeof MetricKind];
 
+/** Label values of one measurement, by the names declared in `labelNames`. */
 export type Labels = Readonly<Record<string, string | number | boolean>>;
 
+/** What every custom metric is made from. */
 export interface MetricOptions {
   /** Metric name; `dynamo_component_` is prepended unless present, counters get `_total` appended unless present. */
   name: string;
@@ -37,33 +48,50 @@ export interface MetricOptions {
   cardinalityLimit?: number;
 }
 
+/** A histogram's options: a metric's, and its buckets. */
 export interface HistogramOptions extends MetricOptions {
   /** Explicit bucket boundaries. Default: OpenTelemetry's default boundaries. */
   buckets?: readonly number[];
 }
 
+/** A custom monotonic counter. */
 export interface Counter {
+  /** The full metric name. */
   readonly name: string;
   /** Adds `value` (default 1, must be ≥ 0). */
   add(value?: number, labels?: Labels): void;
 }
+/** A custom counter that goes up and down. */
 export interface UpDownCounter {
+  /** The full metric name. */
   readonly name: string;
+  /** Adds `value`, which may be negative. */
   add(value: number, labels?: Labels): void;
 }
+/** A custom gauge. */
 export interface Gauge {
+  /** The full metric name. */
   readonly name: string;
+  /** Sets the gauge to `value`. */
   record(value: number, labels?: Labels): void;
 }
+/** A custom histogram. */
 export interface Histogram {
+  /** The full metric name. */
   readonly name: string;
+  /** Records one observation. */
   record(value: number, labels?: Labels): void;
 }
+/** What an observable's callback reports into. */
 export interface ObservableResult {
+  /** Reports the current value for one label set. */
   observe(value: number, labels?: Labels): void;
 }
+/** Called at each collection to observe the current values. */
 export type ObservableCallback = (result: ObservableResult) => void | Promise<void>;
+/** A custom observable instrument. */
 export interface Observable {
+  /** The full metric name. */
   readonly name: string;
 }
 

@@ -16,22 +16,33 @@ const ERROR_INDEX: Readonly<Record<ErrorType, number>> = Object.freeze(
 
 const now = (): number => performance.now();
 
+/** One endpoint's automatic metrics as plain numbers, updated on the request path and read at collection. */
 export class EndpointRecorder {
   /** `dynamo_namespace`, `dynamo_component`, `dynamo_endpoint` and the user's constant labels. */
   readonly attributes: Attributes;
   /** One frozen attribute set per `error_type`, in `ERROR_TYPES` order. */
   readonly errorAttributes: readonly Attributes[];
+  /** The duration histogram's bucket upper bounds, in seconds. */
   readonly bounds: Float64Array;
   /** Non-cumulative, `bounds.length + 1` buckets, the last one is +Inf. */
   readonly bucketCounts: Float64Array;
+  /** `dynamo_component_errors_total` by `error_type`, in `ERROR_TYPES` order. */
   readonly errors: Float64Array = new Float64Array(ERROR_TYPES.length);
+  /** `dynamo_component_requests_total`. */
   requests = 0;
+  /** `dynamo_component_request_bytes_total`. */
   requestBytes = 0;
+  /** `dynamo_component_response_bytes_total`. */
   responseBytes = 0;
+  /** `dynamo_component_inflight_requests`. */
   inflight = 0;
+  /** The duration histogram's sum, in seconds. */
   durationSum = 0;
+  /** The duration histogram's count. */
   durationCount = 0;
+  /** The shortest duration recorded, in seconds. */
   durationMin = Infinity;
+  /** The longest duration recorded, in seconds. */
   durationMax = -Infinity;
   /** Also receives every duration, when the metrics go through a provider we do not own (see api-bridge.ts). */
   durationSink: ((seconds: number) => void) | undefined = undefined;
@@ -62,6 +73,7 @@ export class EndpointRecorder {
     this.responseBytes += bytes;
   }
 
+  /** Counts one error of `type`. */
   error(type: ErrorType): void {
     const index = ERROR_INDEX[type];
     if (index === undefined) {
@@ -99,6 +111,7 @@ export class EndpointRecorder {
     if (this.durationSink !== undefined) this.durationSink(seconds);
   }
 
+  /** The errors of `type` counted so far. */
   errorCount(type: ErrorType): number {
     return this.errors[ERROR_INDEX[type]] ?? 0;
   }

@@ -11,32 +11,39 @@ export interface MetricSpec {
   readonly unit: string;
 }
 
+/** The six automatic endpoint metrics: Prometheus/OpenTelemetry name, help text and unit of each. */
 export const EndpointMetric = {
+  /** Requests taken, whatever their outcome. */
   requests: {
     name: 'dynamo_component_requests_total',
     help: 'Total number of requests processed by component endpoint',
     unit: '',
   },
+  /** Request payload bytes as received. */
   requestBytes: {
     name: 'dynamo_component_request_bytes_total',
     help: 'Total number of bytes received in requests by component endpoint',
     unit: 'By',
   },
+  /** Payload bytes of every response message published, the end-of-stream message included. */
   responseBytes: {
     name: 'dynamo_component_response_bytes_total',
     help: 'Total number of bytes sent in responses by component endpoint',
     unit: 'By',
   },
+  /** Errors, by `error_type`. */
   errors: {
     name: 'dynamo_component_errors_total',
     help: 'Total number of errors encountered by component endpoint',
     unit: '',
   },
+  /** From taking the request off the wire to publishing its last response. */
   duration: {
     name: 'dynamo_component_request_duration_seconds',
     help: 'Time spent processing requests by component endpoint',
     unit: 's',
   },
+  /** Requests being processed now. */
   inflight: {
     name: 'dynamo_component_inflight_requests',
     help: 'Number of requests currently being processed by component endpoint',
@@ -44,6 +51,7 @@ export const EndpointMetric = {
   },
 } as const satisfies Record<string, MetricSpec>;
 
+/** The runtime's uptime gauge, labelled `dynamo_namespace="system_status_server"`. */
 export const UptimeMetric = {
   name: 'uptime_seconds',
   help: 'Total uptime of the DistributedRuntime in seconds',
@@ -72,15 +80,22 @@ export const RESERVED_LABELS: ReadonlySet<string> = new Set([
 
 /** When each is counted is spelled out in docs/metrics.md. */
 export const ErrorType = {
+  /** The request body cannot be decoded. */
   Deserialization: 'deserialization',
+  /** The message decodes but is not a valid request. */
   InvalidMessage: 'invalid_message',
+  /** No response stream can be opened (e.g. no reply subject). */
   ResponseStream: 'response_stream',
+  /** The handler threw, rejected, or its stream failed part-way. */
   Generate: 'generate',
+  /** Publishing a response message failed. */
   PublishResponse: 'publish_response',
+  /** Publishing the end-of-stream message failed. */
   PublishFinal: 'publish_final',
 } as const;
 export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
+/** Every `error_type` value, in a fixed order. */
 export const ERROR_TYPES: readonly ErrorType[] = Object.freeze(Object.values(ErrorType));
 
 /** The seed's buckets, then longer ones so minute-long streams land in a real bucket. */

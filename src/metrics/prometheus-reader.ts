@@ -6,6 +6,7 @@
 import { MetricReader, type InstrumentType, type MetricProducer } from '@opentelemetry/sdk-metrics';
 import { PrometheusSerializer, type PrometheusSerializerOptions, type StreamedFamily } from './prometheus-serializer.ts';
 
+/** Options of `new PrometheusReader()`. */
 export interface PrometheusReaderOptions extends PrometheusSerializerOptions {
   /** Extra producers collected with the SDK's own instruments. Default none. */
   metricProducers?: MetricProducer[];
@@ -13,6 +14,10 @@ export interface PrometheusReaderOptions extends PrometheusSerializerOptions {
   cardinalitySelector?: (type: InstrumentType) => number;
 }
 
+/**
+ * A pull `MetricReader` rendering Prometheus text: the one behind `/metrics`. Add one to your own
+ * `MeterProvider` and pass it to the runtime to keep `/metrics` in your setup.
+ */
 export class PrometheusReader extends MetricReader {
   private readonly serializer: PrometheusSerializer;
   private readonly sources: Array<() => StreamedFamily[]> = [];

@@ -10,6 +10,7 @@
 import { diag, type Attributes, type AttributeValue } from '@opentelemetry/api';
 import { DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 
+/** Options of the Prometheus text rendering. */
 export interface PrometheusSerializerOptions {
   /** Add `otel_scope_name`/`otel_scope_version` to every series. Default `false`: the `dynamo_*` labels already say which endpoint a series belongs to. */
   withScopeLabels?: boolean;
@@ -39,6 +40,7 @@ export interface StreamedFamily {
   chunks(): AsyncIterable<string>;
 }
 
+/** Renders OpenTelemetry metric data as Prometheus text: one `# HELP`/`# TYPE` per family, whatever the scopes. */
 export class PrometheusSerializer {
   private readonly options: PrometheusSerializerOptions;
   /** Label strings by attribute set: producers hand the same frozen sets every collection. */
@@ -64,7 +66,7 @@ export class PrometheusSerializer {
     return chunks(resourceMetrics, this.options, this, streamed);
   }
 
-  /** The family `name` of `type`, created if new; `undefined` (reported once) if the name is taken by another type. */
+  /** @internal The family `name` of `type`, created if new; `undefined` (reported once) if the name is taken by another type. */
   family(families: Families, name: string, type: PromType, help: string): Family | undefined {
     const family = families.get(name);
     if (family === undefined) {

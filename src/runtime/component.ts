@@ -7,7 +7,9 @@ import { validateName } from './names.ts';
 
 /** A service inside a namespace, labelled `dynamo_component`; it owns endpoints. */
 export class Component extends MetricsNode {
+  /** The component's name, its `dynamo_component` label. */
   readonly name: string;
+  /** The namespace it belongs to. */
   readonly namespace: Namespace;
   private readonly endpoints = new Map<string, Endpoint>();
 

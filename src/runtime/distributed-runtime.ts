@@ -20,6 +20,7 @@ import type { RuntimeContext } from './context.ts';
 import type { Endpoint } from './endpoint.ts';
 import { Namespace } from './namespace.ts';
 
+/** Options of `DistributedRuntime.create()`; each overrides its environment variable. */
 export interface DistributedRuntimeOptions {
   /** Environment to read `DYN_*`, `NATS_SERVER` and `OTEL_*` from. Default `process.env`. */
   env?: Env;
@@ -58,9 +59,16 @@ export interface DistributedRuntimeOptions {
   handleSignals?: boolean;
 }
 
+/**
+ * One per process: the NATS connection, the metrics pipeline, the status server and graceful
+ * shutdown. Create it with {@link DistributedRuntime.create}.
+ */
 export class DistributedRuntime {
+  /** This runtime's id: `service.instance.id` of its metrics and the id clients route to. */
   readonly instanceId: string = randomUUID();
+  /** The runtime's logger (`DYN_LOG`). */
   readonly logger: Logger;
+  /** The settings in force: options, then environment, then defaults. */
   readonly config: ResolvedConfig;
   private readonly pipeline: MetricsPipeline;
   private readonly ctx: RuntimeContext;
@@ -223,6 +231,7 @@ export class DistributedRuntime {
     return this.pipeline.flush();
   }
 
+  /** What `/health` answers: NATS state and whether every started endpoint is serving. */
   health(): HealthReport {
     const endpoints = [...this.ctx.endpoints.values()].map((ep) => ({ path: ep.path, started: ep.started, serving: ep.serving }));
     const nats = this.transport === undefined ? NatsState.NotConfigured : this.transport.connected ? NatsState.Connected : NatsState.Disconnected;

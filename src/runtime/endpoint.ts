@@ -13,6 +13,7 @@ import { EndpointServer, type ServerEngine } from '../transport/endpoint-server.
 import { endpointSubject } from '../transport/protocol.ts';
 import { Ingress, type Engine, type Handler } from './ingress.ts';
 
+/** Options of `component.endpoint(name, options)`. */
 export interface EndpointOptions {
   /** Constant labels added to every series of this endpoint (automatic and custom). Default none. */
   labels?: Readonly<Record<string, string>>;
@@ -25,7 +26,9 @@ export interface EndpointOptions {
  * live in `recorder`, bound once here so the request path only does arithmetic.
  */
 export class Endpoint extends MetricsNode {
+  /** The endpoint's name, its `dynamo_endpoint` label. */
   readonly name: string;
+  /** The component it belongs to. */
   readonly component: Component;
   /** `namespace/component/endpoint`. */
   readonly path: string;

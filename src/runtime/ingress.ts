@@ -13,10 +13,13 @@ export type Handler<TRequest = unknown, TResponse = unknown> = (
 
 /** An object engine: `generate` is the handler; `addMetrics`, when present, creates its custom metrics on the endpoint. */
 export interface Engine<TRequest = unknown, TResponse = unknown> {
+  /** Serves one request. */
   generate: Handler<TRequest, TResponse>;
+  /** Creates the engine's custom metrics on the endpoint; called by `ingress.addMetrics(endpoint)`. */
   addMetrics?(endpoint: Endpoint): void;
 }
 
+/** A handler ready to serve: `endpoint.serve(Ingress.forEngine(handler))`. */
 export class Ingress<TRequest = unknown, TResponse = unknown> {
   /** @internal */
   readonly handler: Handler<TRequest, TResponse>;

@@ -37,30 +37,37 @@ export abstract class MetricsNode {
     return this.meterCache;
   }
 
+  /** A monotonic counter, `dynamo_component_<name>_total`. */
   createCounter(options: MetricOptions): Counter {
     return this.create(MetricKind.Counter, options) as Counter;
   }
 
+  /** A counter that goes up and down (rendered as a Prometheus gauge). */
   createUpDownCounter(options: MetricOptions): UpDownCounter {
     return this.create(MetricKind.UpDownCounter, options) as UpDownCounter;
   }
 
+  /** A gauge set to the last value recorded. */
   createGauge(options: MetricOptions): Gauge {
     return this.create(MetricKind.Gauge, options) as Gauge;
   }
 
+  /** A histogram with explicit buckets. */
   createHistogram(options: HistogramOptions): Histogram {
     return this.create(MetricKind.Histogram, options) as Histogram;
   }
 
+  /** A counter whose total `callback` observes at each collection. */
   createObservableCounter(options: MetricOptions, callback: ObservableCallback): Observable {
     return this.create(MetricKind.ObservableCounter, options, callback) as Observable;
   }
 
+  /** An up-down counter whose value `callback` observes at each collection. */
   createObservableUpDownCounter(options: MetricOptions, callback: ObservableCallback): Observable {
     return this.create(MetricKind.ObservableUpDownCounter, options, callback) as Observable;
   }
 
+  /** A gauge whose value `callback` observes at each collection. */
   createObservableGauge(options: MetricOptions, callback: ObservableCallback): Observable {
     return this.create(MetricKind.ObservableGauge, options, callback) as Observable;
   }

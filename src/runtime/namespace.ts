@@ -6,6 +6,7 @@ import { validateName } from './names.ts';
 
 /** The top of the hierarchy: a group of components, labelled `dynamo_namespace`. */
 export class Namespace extends MetricsNode {
+  /** The namespace's name, its `dynamo_namespace` label. */
   readonly name: string;
   private readonly components = new Map<string, Component>();
 

@@ -1,13 +1,32 @@
 /** Readiness as the status server reports it on /health. */
-export const HealthStatus = { Ready: 'ready', NotReady: 'notready' } as const;
+export const HealthStatus = {
+  /** NATS is not down and every started endpoint serves: `/health` answers 200. */
+  Ready: 'ready',
+  /** `/health` answers 503. */
+  NotReady: 'notready',
+} as const;
+/** One of the {@link HealthStatus} values. */
 export type HealthStatus = (typeof HealthStatus)[keyof typeof HealthStatus];
 
-export const NatsState = { Connected: 'connected', Disconnected: 'disconnected', NotConfigured: 'not_configured' } as const;
+/** The runtime's NATS connection, as `/health` reports it. */
+export const NatsState = {
+  /** Connected. */
+  Connected: 'connected',
+  /** Lost; reconnecting by itself. */
+  Disconnected: 'disconnected',
+  /** The runtime runs without NATS (`nats: false`). */
+  NotConfigured: 'not_configured',
+} as const;
+/** One of the {@link NatsState} values. */
 export type NatsState = (typeof NatsState)[keyof typeof NatsState];
 
+/** The JSON body of `/health`. */
 export interface HealthReport {
+  /** Ready or not. */
   status: HealthStatus;
+  /** The NATS connection. */
   nats: NatsState;
+  /** Seconds since the runtime was created. */
   uptime_seconds: number;
   /** Every endpoint that has started serving, by `namespace/component/endpoint`. */
   endpoints: Record<string, 'serving' | 'not_serving'>;

@@ -22,6 +22,7 @@ export interface StatusServerOptions {
   health: () => HealthReport;
 }
 
+/** The content type of the Prometheus text exposition (format 0.0.4) that `/metrics` sends. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 const ROUTES = new Set(['/metrics', '/health', '/live']);
 

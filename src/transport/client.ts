@@ -16,9 +16,17 @@ import { newRequestSecret, tagOf } from './request-secret.ts';
 import { ResponseStream } from './response-stream.ts';
 import { discoverInstances, type Instance } from './service-discovery.ts';
 
-export const RouterMode = { RoundRobin: 'round_robin', Random: 'random' } as const;
+/** How a client picks an instance when the request names none. */
+export const RouterMode = {
+  /** Each instance in turn. */
+  RoundRobin: 'round_robin',
+  /** An instance picked at random per request. */
+  Random: 'random',
+} as const;
+/** `round_robin` or `random`. */
 export type RouterMode = (typeof RouterMode)[keyof typeof RouterMode];
 
+/** Options of `endpoint.client()`. */
 export interface ClientOptions {
   /** How `generate` picks an instance when none is named. Default `round_robin`. */
   router?: RouterMode;
@@ -30,6 +38,7 @@ export interface ClientOptions {
   window?: number;
 }
 
+/** Options of one request, `client.generate(request, options)`. */
 export interface GenerateOptions {
   /** Send to this instance only (direct routing). */
   instanceId?: string;
@@ -39,6 +48,7 @@ export interface GenerateOptions {
   timeoutMs?: number;
 }
 
+/** Options of `client.waitForInstances()`. */
 export interface WaitOptions {
   /** Give up after this many ms with `DYN_ERR_NO_INSTANCES`. Default 30000. */
   timeoutMs?: number;
@@ -61,6 +71,7 @@ export interface ClientStats {
   unmatchedMessages: number;
 }
 
+/** Calls one endpoint: made by `endpoint.client()`, already started. `close()` it when done. */
 export class EndpointClient {
   /** The endpoint's shared subject. */
   readonly subject: string;
@@ -103,6 +114,7 @@ export class EndpointClient {
     }
   }
 
+  /** Subscribes to the client's reply inbox; `endpoint.client()` has done it already. */
   async start(): Promise<void> {
     const { nc } = this.transport;
     this.sub = nc.subscribe(`${this.inbox}.*`, {

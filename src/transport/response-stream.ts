@@ -20,6 +20,10 @@ export interface StreamHooks {
 
 type Waiter = { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void };
 
+/**
+ * The responses to one request, in order: iterate it with `for await`, or `collect()` it. Fails
+ * with a typed `DynamoError` (remote error, timeout, stream cut short, cancelled).
+ */
 export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   /** The request id, as the server's handler sees it in `ctx.requestId`. */
   readonly requestId: string;
@@ -79,10 +83,12 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     return this.state === 'ended';
   }
 
+  /** The stream is its own iterator: it can be iterated once. */
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /** The next response; `done` after the end-of-stream message. */
   next(): Promise<IteratorResult<T>> {
     if (this.head < this.queue.length) {
       const value = this.queue[this.head];

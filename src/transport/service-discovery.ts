@@ -31,7 +31,9 @@ export interface ServedEndpoint {
   stats: () => EndpointStats;
 }
 
+/** One serving instance of an endpoint, as discovery found it. */
 export interface Instance {
+  /** The serving runtime's `instanceId`: pass it as `generate(request, { instanceId })` to route there. */
   instanceId: string;
   /** Where to send a request for this instance alone. */
   subject: string;
