@@ -14,20 +14,14 @@
  * A block the rules cannot place fails the test: nothing is skipped silently.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import ts from 'typescript';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { freePort } from '../helpers/tools.ts';
+import { DocChecker, root } from './doc-check.ts';
 import { checkPage, type DocProgram } from './doc-programs.ts';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-// Inside the repository so that packages resolve from its node_modules, as in an application.
-const workDir = join(root, '.tmp', 'docs-programs');
-const RUN_DEADLINE_MS = 60_000;
 
 function pages(): string[] {
   const docs = readdirSync(join(root, 'docs'))
@@ -35,32 +29,6 @@ function pages(): string[] {
     .sort()
     .map((name) => `docs/${name}`);
   return ['README.md', ...docs];
-}
-
-/** What an application's tsconfig would say (strict, as `tsc --init` now writes), with the package mapped to its source. */
-function consumerConfig(): object {
-  return {
-    compilerOptions: {
-      target: 'ES2022',
-      module: 'NodeNext',
-      moduleResolution: 'NodeNext',
-      lib: ['ES2022'],
-      types: ['node'],
-      strict: true,
-      noUncheckedIndexedAccess: true,
-      exactOptionalPropertyTypes: true,
-      skipLibCheck: true,
-      noEmit: true,
-      // The package's own sources import each other with `.ts` extensions.
-      allowImportingTsExtensions: true,
-      paths: { 'dynamo-otel': [relative(workDir, join(root, 'src', 'index.ts'))] },
-    },
-  };
-}
-
-function fileName(program: DocProgram): string {
-  const first = program.blocks[0];
-  return `${program.page.replace(/[^A-Za-z0-9]+/g, '-')}-line-${first === undefined ? 0 : first.line - 1}.mts`;
 }
 
 interface Collected {
@@ -89,73 +57,19 @@ function collect(): Collected {
   return { programs, problems, fragments };
 }
 
-/** Type-checks every program in one TypeScript program; returns the errors as `page:line: message`. */
-function typeCheck(programs: readonly DocProgram[]): string[] {
-  const configPath = join(workDir, 'tsconfig.json');
-  const parsed = ts.parseJsonConfigFileContent(consumerConfig(), ts.sys, workDir, undefined, configPath);
-  const byFile = new Map(programs.map((program) => [join(workDir, fileName(program)), program]));
-  const program = ts.createProgram([...byFile.keys()], parsed.options);
-  return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
-    const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n  ');
-    const file = diagnostic.file;
-    if (file === undefined) return message;
-    const { line } = file.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
-    const docProgram = byFile.get(file.fileName);
-    if (docProgram === undefined) return `${relative(root, file.fileName)}:${line + 1}: ${message}`;
-    return `${docProgram.page}:${docProgram.lineMap[line] ?? '?'}: ${message}`;
-  });
-}
-
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runProgram(program: DocProgram, nats: NatsServer, metricsPort: number): Promise<RunResult> {
-  const file = join(workDir, fileName(program));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file], {
-      cwd: workDir,
-      env: {
-        PATH: process.env['PATH'] ?? '',
-        HOME: process.env['HOME'] ?? '',
-        // tsx maps 'dynamo-otel' through the consumer tsconfig's `paths`, as tsc does above.
-        TSX_TSCONFIG_PATH: join(workDir, 'tsconfig.json'),
-        NATS_SERVER: nats.url,
-        METRICS_PORT: String(metricsPort),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const deadline = setTimeout(() => child.kill('SIGKILL'), RUN_DEADLINE_MS);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(deadline);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 describe('documentation runs as written', () => {
   const { programs, problems, fragments } = collect();
+  const checker = new DocChecker('docs-programs', programs);
   let nats: NatsServer;
 
   before(async () => {
-    rmSync(workDir, { recursive: true, force: true });
-    mkdirSync(workDir, { recursive: true });
-    writeFileSync(join(workDir, 'tsconfig.json'), JSON.stringify(consumerConfig(), null, 2));
-    writeFileSync(join(workDir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
-    for (const program of programs) writeFileSync(join(workDir, fileName(program)), program.source);
+    checker.prepare();
     nats = await startNatsServer();
   });
 
   after(async () => {
     await nats.stop();
-    rmSync(workDir, { recursive: true, force: true });
+    checker.cleanup();
   });
 
   it('places every code block: TypeScript is a program or an explicit fragment, every other block says its language', () => {
@@ -167,12 +81,12 @@ describe('documentation runs as written', () => {
   });
 
   it('type-checks every TypeScript program strictly, importing the package by its name', () => {
-    assert.deepEqual(typeCheck(programs), []);
+    assert.deepEqual(checker.typeCheck(), []);
   });
 
   for (const program of programs.filter((candidate) => candidate.run)) {
     it(`runs ${program.page}:${(program.blocks[0]?.line ?? 1) - 1} against a real nats-server and prints what the page shows`, async () => {
-      const result = await runProgram(program, nats, await freePort());
+      const result = await checker.run(program, { NATS_SERVER: nats.url, METRICS_PORT: String(await freePort()) });
       assert.equal(result.code, 0, `exit ${String(result.code)}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
       assert.equal(result.stdout, program.expectedOutput);
     });
