@@ -1,11 +1,15 @@
 /**
- * Checks doc programs the way an application would meet them: type-checked with a strict consumer
- * tsconfig that maps 'dynamo-otel' to the package's entry point, and run with tsx through the same
- * mapping. Each caller gets its own work directory (test files run concurrently).
+ * Checks doc programs the way an application meets them. The work directory gets its own
+ * `node_modules/dynamo-otel`: the real package.json (so its `exports` map decides what resolves),
+ * the declaration files `tsc -p tsconfig.build.json` emits (so only what the published types
+ * expose type-checks), and, where the entry point's JavaScript would be, a one-line module that
+ * re-exports the sources for tsx to run. Programs are type-checked with a strict application
+ * tsconfig and run with `node --import tsx`. Each caller gets its own work directory (test files
+ * run concurrently).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import type { DocProgram } from './doc-programs.ts';
@@ -29,7 +33,7 @@ export class DocChecker {
     for (const program of programs) this.files.set(join(this.workDir, fileName(program)), program);
   }
 
-  /** What an application's tsconfig would say (strict, as `tsc --init` now writes), with the package mapped to its source. */
+  /** What an application's tsconfig would say (strict, as `tsc --init` now writes). */
   private config(): object {
     return {
       compilerOptions: {
@@ -43,11 +47,30 @@ export class DocChecker {
         exactOptionalPropertyTypes: true,
         skipLibCheck: true,
         noEmit: true,
-        // The package's own sources import each other with `.ts` extensions.
-        allowImportingTsExtensions: true,
-        paths: { 'dynamo-otel': [relative(this.workDir, join(root, 'src', 'index.ts'))] },
       },
     };
+  }
+
+  /** The package as installed: package.json, emitted declarations, and a runnable entry point. */
+  private install(): void {
+    const packageDir = join(this.workDir, 'node_modules', 'dynamo-otel');
+    const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports?: unknown; main?: string };
+    mkdirSync(packageDir, { recursive: true });
+    writeFileSync(join(packageDir, 'package.json'), JSON.stringify(manifest, null, 2));
+
+    const build = ts.getParsedCommandLineOfConfigFile(join(root, 'tsconfig.build.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+    if (build === undefined) throw new Error('tsconfig.build.json cannot be read');
+    const outDir = join(packageDir, relative(root, build.options.outDir ?? join(root, 'dist')));
+    const emit = ts
+      .createProgram(build.fileNames, { ...build.options, outDir, declaration: true, emitDeclarationOnly: true, noEmit: false, declarationMap: false, sourceMap: false })
+      .emit();
+    if (emit.emitSkipped) throw new Error('the declaration files could not be emitted');
+
+    const entry = importTarget(manifest.exports) ?? manifest.main;
+    if (entry === undefined) throw new Error('package.json names no entry point for import');
+    const entryFile = join(packageDir, entry);
+    mkdirSync(dirname(entryFile), { recursive: true });
+    writeFileSync(entryFile, `export * from ${JSON.stringify(relative(dirname(entryFile), join(root, 'src', 'index.ts')))};\n`);
   }
 
   /** Writes the programs, a package.json (ESM) and the tsconfig. */
@@ -56,6 +79,7 @@ export class DocChecker {
     mkdirSync(this.workDir, { recursive: true });
     writeFileSync(join(this.workDir, 'tsconfig.json'), JSON.stringify(this.config(), null, 2));
     writeFileSync(join(this.workDir, 'package.json'), JSON.stringify({ type: 'module', private: true }));
+    this.install();
     for (const [file, program] of this.files) writeFileSync(file, program.source);
   }
 
@@ -87,8 +111,6 @@ export class DocChecker {
         env: {
           PATH: process.env['PATH'] ?? '',
           HOME: process.env['HOME'] ?? '',
-          // tsx maps 'dynamo-otel' through the consumer tsconfig's `paths`, as the type check does.
-          TSX_TSCONFIG_PATH: join(this.workDir, 'tsconfig.json'),
           ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -110,4 +132,17 @@ export class DocChecker {
 function fileName(program: DocProgram): string {
   const first = program.blocks[0];
   return `${program.page.replace(/[^A-Za-z0-9]+/g, '-')}-line-${first === undefined ? 0 : first.line - 1}.mts`;
+}
+
+/** The file `import 'dynamo-otel'` loads, from the package's `exports` map (`.` → `import`/`node`/`default`). */
+function importTarget(exports: unknown): string | undefined {
+  if (typeof exports === 'string') return exports;
+  if (exports === null || typeof exports !== 'object') return undefined;
+  const conditions = exports as Record<string, unknown>;
+  if ('.' in conditions) return importTarget(conditions['.']);
+  for (const condition of ['import', 'node', 'default']) {
+    const target = importTarget(conditions[condition]);
+    if (target !== undefined) return target;
+  }
+  return undefined;
 }

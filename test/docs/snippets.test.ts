@@ -57,9 +57,12 @@ function collect(): Collected {
   return { programs, problems, fragments };
 }
 
+/** A program that must not type-check: if the package's types failed to resolve (everything `any`), it would. */
+const canary = checkPage('canary', ['```ts', "import { DistributedRuntime } from 'dynamo-otel';", 'export const wrong: number = DistributedRuntime;', '```'].join('\n')).programs;
+
 describe('documentation runs as written', () => {
   const { programs, problems, fragments } = collect();
-  const checker = new DocChecker('docs-programs', programs);
+  const checker = new DocChecker('docs-programs', [...programs, ...canary]);
   let nats: NatsServer;
 
   before(async () => {
@@ -81,7 +84,7 @@ describe('documentation runs as written', () => {
   });
 
   it('type-checks every TypeScript program strictly, importing the package by its name', () => {
-    assert.deepEqual(checker.typeCheck(), []);
+    assert.deepEqual(checker.typeCheck(), ["canary:3: Type 'typeof DistributedRuntime' is not assignable to type 'number'."]);
   });
 
   for (const program of programs.filter((candidate) => candidate.run)) {
