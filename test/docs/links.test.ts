@@ -28,7 +28,7 @@ function relativeLinks(page: string): Array<{ target: string; file: string }> {
 
 describe('documentation links', () => {
   const packed = new Set(
-    (JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' })) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map(
+    (JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as Array<{ files: Array<{ path: string }> }>)[0]?.files.map(
       (file) => file.path,
     ),
   );
