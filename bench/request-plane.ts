@@ -10,9 +10,9 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { connect } from '@nats-io/transport-node';
 import { createLogger } from '../src/logging/logger.ts';
 import { EndpointClient } from '../src/transport/client.ts';
+import { NatsTransport } from '../src/transport/nats-connection.ts';
 import { endpointSubject } from '../src/transport/protocol.ts';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { printTable, stats, type Row } from './common.ts';
@@ -27,8 +27,7 @@ const PIN = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).stat
 if (PIN) spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
 const nats = await startNatsServer();
 if (PIN) spawnSync('sh', ['-c', `for p in $(pgrep -f 'nats-server -c'); do taskset -p -c 0 $p; done`], { stdio: 'ignore' });
-const nc = await connect({ servers: nats.url, noAsyncTraces: true });
-const transport = { nc, inboxPrefix: '_INBOX', onConnectionChange: () => () => {} };
+const transport = await NatsTransport.connect([nats.url], {}, createLogger('warn'), 'bench-requester');
 const payload = 'x'.repeat(98); // a 100-byte JSON string
 
 function message<T>(child: ChildProcess, pred: (m: T) => boolean): Promise<T> {
@@ -94,5 +93,5 @@ console.log(`\n${PIN ? 'responder pinned to core 1; requester and nats-server on
 console.log(`ours: responder CPU ${ratio(cpu.ours, cpu.bare).toFixed(3)}× bare (target ≤ 1.05), throughput ${ratio(rps.ours, rps.bare).toFixed(3)}× bare (target ≥ 0.97)`);
 console.log(`ours, median of per-round ratios: responder CPU ${paired(cpu.ours, cpu.bare).toFixed(3)}× bare, throughput ${paired(rps.ours, rps.bare).toFixed(3)}× bare`);
 console.log(`stock OTel, same: CPU ${paired(cpu.otel, cpu.bare).toFixed(3)}×, throughput ${paired(rps.otel, rps.bare).toFixed(3)}×; prom-client: CPU ${paired(cpu.prom, cpu.bare).toFixed(3)}×, throughput ${paired(rps.prom, rps.bare).toFixed(3)}×`);
-await nc.close();
+await transport.close();
 await nats.stop();

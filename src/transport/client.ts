@@ -14,16 +14,19 @@ import { encodeBody } from './codec.ts';
 import { cancelSubject, controlSubject, DEFAULT_WINDOW, Header, INSTANCE_ID_RE, MAX_WINDOW, PROTOCOL_VERSION } from './protocol.ts';
 import { newRequestSecret, tagOf } from './request-secret.ts';
 import { ResponseStream } from './response-stream.ts';
-import { discoverInstances, type Instance } from './service-discovery.ts';
+import type { InstanceDirectory } from './instance-directory.ts';
+import type { Instance } from './service-discovery.ts';
 
 /** How a client picks an instance when the request names none. */
 export const RouterMode = {
-  /** Each instance in turn. */
+  /** Each instance in turn, from a random first one (fresh clients do not all start at the same instance). */
   RoundRobin: 'round_robin',
   /** An instance picked at random per request. */
   Random: 'random',
+  /** The less busy of two instances picked at random, by this client's requests in flight to each (power of two choices). */
+  LeastOutstanding: 'least_outstanding',
 } as const;
-/** `round_robin` or `random`. */
+/** `round_robin`, `random` or `least_outstanding`. */
 export type RouterMode = (typeof RouterMode)[keyof typeof RouterMode];
 
 /** Options of `endpoint.client()`. */
@@ -61,6 +64,8 @@ export interface ClientTransport {
   /** Where this connection's inboxes live (nats.js `inboxPrefix`, default `_INBOX`): NATS permissions let a user read only its own. */
   inboxPrefix: string;
   onConnectionChange(listener: (connected: boolean) => void): () => void;
+  /** The runtime's shared directory of the endpoint's instances. */
+  directory(subject: string, windowMs?: number): InstanceDirectory;
 }
 
 /** What a client dropped from its inbox instead of handing it to a reader. */
@@ -86,8 +91,12 @@ export class EndpointClient {
   private readonly dropped: ClientStats = { rejectedMessages: 0, unmatchedMessages: 0 };
   /** Open streams by their tag (the last token of their reply subject), with the secret their cancel needs. */
   private readonly streams = new Map<string, { readonly stream: ResponseStream; readonly secret: string }>();
-  private known: Instance[] = [];
-  private cursor = 0;
+  private readonly directory: InstanceDirectory;
+  private acquired = false;
+  /** Round-robin position; random at first so that fresh clients spread from their first request. */
+  private cursor = Math.floor(Math.random() * 0x7fffffff);
+  /** This client's requests in flight, per instance (for `least_outstanding`). */
+  private readonly outstanding = new Map<string, number>();
   private seq = 0;
   private sub: Subscription | undefined;
   private unlisten: (() => void) | undefined;
@@ -103,20 +112,23 @@ export class EndpointClient {
     this.router = options.router ?? RouterMode.RoundRobin;
     this.timeoutMs = options.timeoutMs ?? 60_000;
     this.windowMs = options.discoveryWindowMs ?? 250;
+    this.directory = transport.directory(subject, this.windowMs);
     this.window = options.window ?? DEFAULT_WINDOW;
     if (!Number.isInteger(this.window) || this.window < 1 || this.window > MAX_WINDOW) {
       throw new DynamoError(ErrorCode.InvalidOption, `window ${String(options.window)} is not valid: expected a whole number from 1 to ${MAX_WINDOW}`);
     }
     // Random, not the request-id prefix: request ids are shown to handlers and logs, the inbox is not derivable from them.
     this.inbox = `${transport.inboxPrefix}.${randomUUID().replaceAll('-', '')}`;
-    if (this.router !== RouterMode.RoundRobin && this.router !== RouterMode.Random) {
-      throw new DynamoError(ErrorCode.InvalidOption, `router ${JSON.stringify(this.router)} is not valid: expected round_robin or random`);
+    if (!Object.values(RouterMode).includes(this.router)) {
+      throw new DynamoError(ErrorCode.InvalidOption, `router ${JSON.stringify(this.router)} is not valid: expected round_robin, random or least_outstanding`);
     }
   }
 
   /** Subscribes to the client's reply inbox; `endpoint.client()` has done it already. */
   async start(): Promise<void> {
     const { nc } = this.transport;
+    this.directory.acquire();
+    this.acquired = true;
     this.sub = nc.subscribe(`${this.inbox}.*`, {
       callback: (err, msg) => {
         if (err === null) this.dispatch(msg);
@@ -152,15 +164,14 @@ export class EndpointClient {
     return { ...this.dropped };
   }
 
-  /** The instances found by the last discovery round. */
+  /** The instances found by the last discovery round (the runtime refreshes them on its own). */
   instances(): readonly Instance[] {
-    return this.known;
+    return this.directory.instances;
   }
 
   /** Runs a discovery round now. */
-  async refresh(): Promise<readonly Instance[]> {
-    this.known = await discoverInstances(this.transport.nc, this.subject, this.windowMs, this.transport.inboxPrefix, this.logger);
-    return this.known;
+  refresh(): Promise<readonly Instance[]> {
+    return this.directory.refresh();
   }
 
   /** Resolves once at least `count` instances serve the endpoint. */
@@ -199,11 +210,13 @@ export class EndpointClient {
 
     const target = this.pick(options.instanceId);
     let resent = false;
+    let tracked = target?.instanceId;
     const send = (subject: string): void => this.transport.nc.publish(subject, body.data, { reply, headers: h });
     const stream: ResponseStream<T> = new ResponseStream<T>(requestId, options.timeoutMs ?? this.timeoutMs, this.window, options.signal, {
       done: (cancel) => {
         this.streams.delete(tag);
-        if (cancel) this.sendCancel(secret);
+        this.track(tracked, -1);
+        if (cancel) this.sendCancel(secret, stream.instanceId);
       },
       ack: (instanceId, consumed) => {
         try {
@@ -216,18 +229,22 @@ export class EndpointClient {
         // Nothing was delivered, so sending again cannot run the request twice.
         if (resent || options.instanceId !== undefined || target === undefined) return false;
         resent = true;
-        this.forget(target.instanceId);
+        this.directory.forget(target.instanceId);
         stream.expected = undefined;
+        this.track(tracked, -1);
+        tracked = undefined;
         send(this.subject);
         return true;
       },
     });
     stream.expected = target?.instanceId;
     this.streams.set(tag, { stream: stream as ResponseStream, secret });
+    this.track(tracked, 1);
     try {
       send(target?.subject ?? this.subject);
     } catch (err) {
       this.streams.delete(tag);
+      this.track(tracked, -1);
       stream.discard();
       const max = this.transport.nc.info?.max_payload;
       const size = body.data.length + (h as unknown as { encode(): Uint8Array }).encode().length;
@@ -263,30 +280,48 @@ export class EndpointClient {
     this.unlisten?.();
     this.sub?.unsubscribe();
     this.sub = undefined;
+    if (this.acquired) this.directory.release();
+    this.acquired = false;
   }
 
   private pick(instanceId: string | undefined): Instance | undefined {
+    const known = this.directory.instances;
     if (instanceId !== undefined) {
       // It becomes a subject token: no dots, wildcards or spaces.
       if (!INSTANCE_ID_RE.test(instanceId)) {
         throw new DynamoError(ErrorCode.InvalidOption, `instanceId ${JSON.stringify(instanceId)} is not a valid instance id`);
       }
-      return this.known.find((i) => i.instanceId === instanceId) ?? { instanceId, subject: `${this.subject}.${instanceId}` };
+      return known.find((i) => i.instanceId === instanceId) ?? { instanceId, subject: `${this.subject}.${instanceId}` };
     }
-    const n = this.known.length;
+    const n = known.length;
     if (n === 0) return undefined; // the shared subject: NATS's queue group picks
-    const i = this.router === RouterMode.Random ? Math.floor(Math.random() * n) : this.cursor++ % n;
-    return this.known[i];
+    switch (this.router) {
+      case RouterMode.Random:
+        return known[Math.floor(Math.random() * n)];
+      case RouterMode.LeastOutstanding: {
+        const a = known[Math.floor(Math.random() * n)]!;
+        const b = known[Math.floor(Math.random() * n)]!;
+        return (this.outstanding.get(a.instanceId) ?? 0) <= (this.outstanding.get(b.instanceId) ?? 0) ? a : b;
+      }
+      default:
+        return known[this.cursor++ % n];
+    }
   }
 
-  private forget(instanceId: string): void {
-    this.known = this.known.filter((i) => i.instanceId !== instanceId);
+  private track(instanceId: string | undefined, delta: 1 | -1): void {
+    if (instanceId === undefined) return;
+    const count = (this.outstanding.get(instanceId) ?? 0) + delta;
+    if (count <= 0) this.outstanding.delete(instanceId);
+    else this.outstanding.set(instanceId, count);
   }
 
-  /** The cancel carries the request's secret: only the requester can stop its request. */
-  private sendCancel(secret: string): void {
+  /**
+   * The cancel carries the request's secret: only the requester can stop its request. It goes to
+   * the instance serving it when that is known, else to every instance of the endpoint.
+   */
+  private sendCancel(secret: string, instanceId?: string): void {
     try {
-      this.transport.nc.publish(cancelSubject(this.subject), secret);
+      this.transport.nc.publish(instanceId === undefined ? cancelSubject(this.subject) : controlSubject(this.subject, instanceId), secret);
     } catch (err) {
       this.logger.debug('cancel not sent', { error: err });
     }

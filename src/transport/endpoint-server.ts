@@ -13,7 +13,7 @@ import { RateLimitedLog } from '../logging/rate-limited.ts';
 import { ErrorType } from '../metrics/names.ts';
 import { readHeaders } from './message-headers.ts';
 import { flushSubscriptions } from './nats-connection.ts';
-import { cancelSubject, controlSubject, instanceSubject, parseAck, RemoteErrorType, TOKEN_RE } from './protocol.ts';
+import { announceSubject, cancelSubject, controlSubject, instanceSubject, parseAck, RemoteErrorType, TOKEN_RE } from './protocol.ts';
 import { LazyRequestContext } from './request-context.ts';
 import { Answer, parseRequest, type RefusedRequest } from './request-parser.ts';
 import { keyOf } from './request-secret.ts';
@@ -99,10 +99,20 @@ export class EndpointServer<TEndpoint> {
     this.subs = [nc.subscribe(subject, { queue: subject, callback: onRequest }), nc.subscribe(this.instanceSubject, { callback: onRequest })];
     this.controlSubs = [
       nc.subscribe(cancelSubject(subject), { callback: guarded('cancel', (msg) => this.onCancel(msg)) }),
-      nc.subscribe(controlSubject(subject, this.options.instanceId), { callback: guarded('acknowledgement', (msg) => this.onAck(msg)) }),
+      nc.subscribe(controlSubject(subject, this.options.instanceId), { callback: guarded('control message', (msg) => this.onControl(msg)) }),
     ];
     // The server has our subscriptions once this returns: requests sent afterwards are delivered.
     await flushSubscriptions(nc);
+    this.announce('join');
+  }
+
+  /** Tells the endpoint's callers to look again (they run a discovery round; the body is only informative). */
+  private announce(what: 'join' | 'leave'): void {
+    try {
+      this.options.nc.publish(announceSubject(this.options.subject), `${what} ${this.options.instanceId}`);
+    } catch (error) {
+      this.options.logger.debug('announcement not sent', { subject: this.options.subject, error });
+    }
   }
 
   /**
@@ -126,6 +136,7 @@ export class EndpointServer<TEndpoint> {
     clearTimeout(drainTimer);
     for (const sub of this.subs) if (!sub.isClosed()) sub.unsubscribe();
     this.stopping = true;
+    this.announce('leave');
     if (this.active.size > 0) {
       const drained = new Promise<void>((resolve) => (this.idle = resolve));
       let timer: NodeJS.Timeout | undefined;
@@ -236,6 +247,12 @@ export class EndpointServer<TEndpoint> {
     if (!stream.cancel(type)) return;
     if (type === RemoteErrorType.ShuttingDown) this.options.observer.error(ErrorType.Generate);
     this.out.publishError(stream.reply, type, message);
+  }
+
+  /** On the instance's control subject: an acknowledgement (`<key> <consumed>`) or a cancel (the secret). */
+  private onControl(msg: Msg): void {
+    if (msg.data.indexOf(0x20) < 0) this.onCancel(msg);
+    else this.onAck(msg);
   }
 
   /** Body: the request's secret. Only the requester has it; its key names the stream. */

@@ -6,6 +6,7 @@
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
+import { InstanceDirectory } from './instance-directory.ts';
 
 /** Passed through to `@nats-io/transport-node`'s `connect()` (credentials, token, TLS, …). `servers` comes from `NATS_SERVER` unless given here. */
 export type NatsOptions = Partial<NodeConnectionOptions>;
@@ -18,6 +19,8 @@ export class NatsTransport {
   readonly inboxPrefix: string;
   private state = true;
   private readonly listeners = new Set<ConnectionListener>();
+  /** One directory per endpoint, shared by every client of it on this connection. */
+  private readonly directories = new Map<string, InstanceDirectory>();
   private readonly logger: Logger;
 
   private constructor(nc: NatsConnection, logger: Logger, inboxPrefix: string) {
@@ -55,6 +58,16 @@ export class NatsTransport {
   /** Whether the connection is up (false while reconnecting). */
   get connected(): boolean {
     return this.state;
+  }
+
+  /** The instances of the endpoint at `subject`, as this runtime knows them. */
+  directory(subject: string, windowMs?: number): InstanceDirectory {
+    let directory = this.directories.get(subject);
+    if (directory === undefined) {
+      directory = new InstanceDirectory({ nc: this.nc, subject, inboxPrefix: this.inboxPrefix, logger: this.logger, ...(windowMs === undefined ? {} : { windowMs }) });
+      this.directories.set(subject, directory);
+    }
+    return directory;
   }
 
   onConnectionChange(listener: ConnectionListener): () => void {

@@ -90,10 +90,19 @@ export function cancelSubject(base: string): string {
 
 /**
  * Where a requester acknowledges consumed responses to the instance serving its request
- * (body: `<key> <count consumed>`). Every response names the instance.
+ * (body: `<key> <count consumed>`), or cancels a request that instance serves (body: the secret).
+ * Every response names the instance.
  */
 export function controlSubject(base: string, instanceId: string): string {
   return `${CONTROL_ROOT}.CTL.${base.slice(SUBJECT_ROOT.length + 1)}.${instanceId}`;
+}
+
+/**
+ * Where an instance says it starts or stops serving the endpoint (body: `join <id>` or
+ * `leave <id>`): callers look again (a discovery round), they do not take the message's word.
+ */
+export function announceSubject(base: string): string {
+  return `${CONTROL_ROOT}.ANNOUNCE.${base.slice(SUBJECT_ROOT.length + 1)}`;
 }
 
 /**
