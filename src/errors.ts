@@ -46,6 +46,8 @@ export const ErrorCode = {
   Cancelled: 'DYN_ERR_CANCELLED',
   /** The request value cannot be encoded (not JSON-serializable). */
   Encode: 'DYN_ERR_ENCODE',
+  /** Every instance tried was serving its `maxConcurrency` requests already; nothing ran. */
+  Overloaded: 'DYN_ERR_OVERLOADED',
   /** The encoded request is larger than the NATS server accepts (`max_payload`); nothing was sent. */
   RequestTooLarge: 'DYN_ERR_REQUEST_TOO_LARGE',
 } as const;

@@ -3,7 +3,7 @@ export type { DistributedRuntimeOptions } from './runtime/distributed-runtime.ts
 export { Namespace } from './runtime/namespace.ts';
 export { Component } from './runtime/component.ts';
 export { Endpoint } from './runtime/endpoint.ts';
-export type { EndpointOptions } from './runtime/endpoint.ts';
+export type { EndpointOptions, ServeOptions } from './runtime/endpoint.ts';
 export type { SystemServerOptions } from './config/runtime-config.ts';
 export { Ingress } from './runtime/ingress.ts';
 export type { Engine, Handler } from './runtime/ingress.ts';

@@ -19,6 +19,7 @@ export interface EnvConfig {
   logLevel: LogLevel | undefined;
   natsServers: string[] | undefined;
   durationBuckets: number[] | undefined;
+  maxConcurrency: number | undefined;
 }
 
 export function readEnvConfig(env: Env): EnvConfig {
@@ -29,6 +30,7 @@ export function readEnvConfig(env: Env): EnvConfig {
     logLevel: parseLogLevel(env, 'DYN_LOG'),
     natsServers: parseUrlList(env, 'NATS_SERVER'),
     durationBuckets: parseBuckets(env, 'DYN_METRICS_DURATION_BUCKETS'),
+    maxConcurrency: parsePositiveInt(env, 'DYN_ENDPOINT_MAX_CONCURRENCY'),
   };
 }
 

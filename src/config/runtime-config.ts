@@ -26,6 +26,8 @@ export interface ResolvedConfig {
   logLevel: LogLevel;
   natsServers: string[];
   durationBuckets: readonly number[];
+  /** Default for every endpoint: requests served at once before the excess is refused as `overloaded`; undefined for no limit. */
+  maxConcurrency: number | undefined;
   serviceName: string;
   /** The resource: `OTEL_RESOURCE_ATTRIBUTES`, then `service.name` and `service.instance.id`. */
   resourceAttributes: Record<string, string>;
@@ -38,6 +40,7 @@ export interface ConfigInput {
   system?: SystemServerOptions | undefined;
   logLevel?: LogLevel | undefined;
   durationBuckets?: readonly number[] | undefined;
+  maxConcurrency?: number | undefined;
   serviceName?: string | undefined;
   instanceId: string;
 }
@@ -58,10 +61,18 @@ export function resolveConfig(input: ConfigInput): ResolvedConfig {
     logLevel: input.logLevel ?? fromEnv.logLevel ?? 'warn',
     natsServers: fromEnv.natsServers ?? [DEFAULT_NATS_SERVER],
     durationBuckets: Object.freeze([...buckets]),
+    maxConcurrency: validMaxConcurrency(input.maxConcurrency, 'maxConcurrency') ?? fromEnv.maxConcurrency,
     serviceName,
     resourceAttributes: { 'service.instance.id': input.instanceId, ...fromResourceEnv, 'service.name': serviceName },
     otlp: readOtlpConfig(input.env),
   };
+}
+
+/** A limit of requests served at once: a whole number ≥ 1, or undefined for none. */
+export function validMaxConcurrency(value: number | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 1) throw new DynamoError(ErrorCode.InvalidOption, `${what} ${String(value)} is not valid: expected a whole number ≥ 1`);
+  return value;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -18,6 +18,8 @@ export interface RuntimeContext {
   readonly shutdownGraceMs: number;
   /** How long a response stream may wait for its reader's acknowledgement, ms. */
   readonly streamStallTimeoutMs: number;
+  /** Default limit of requests an endpoint serves at once (undefined: none). */
+  readonly maxConcurrency: number | undefined;
   assertOpen(): void;
   /** The NATS connection; throws `DYN_ERR_NO_NATS` when the runtime runs without one. */
   nats(): NatsTransport;

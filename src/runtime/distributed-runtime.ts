@@ -55,6 +55,12 @@ export interface DistributedRuntimeOptions {
   cardinalityLimit?: number;
   /** A response stream whose reader has not acknowledged anything for this long is ended as abandoned, in ms. Default 60000. */
   streamStallTimeoutMs?: number;
+  /**
+   * Requests each endpoint serves at once; the excess is refused at once with `overloaded`
+   * (callers retry once on another instance). Per endpoint: `serve(handler, { maxConcurrency })`.
+   * Default: `DYN_ENDPOINT_MAX_CONCURRENCY`, else no limit.
+   */
+  maxConcurrency?: number;
   /** Shut down gracefully on SIGINT/SIGTERM, then exit. Default `true`. */
   handleSignals?: boolean;
 }
@@ -100,6 +106,7 @@ export class DistributedRuntime {
       system: options.system,
       logLevel: options.logLevel,
       durationBuckets: options.durationBuckets,
+      maxConcurrency: options.maxConcurrency,
       serviceName: options.serviceName,
       instanceId: this.instanceId,
     });
@@ -135,6 +142,7 @@ export class DistributedRuntime {
       instanceId: this.instanceId,
       shutdownGraceMs: graceMs,
       streamStallTimeoutMs: options.streamStallTimeoutMs ?? 60_000,
+      maxConcurrency: this.config.maxConcurrency,
       assertOpen: () => {
         if (this.closed) throw new DynamoError(ErrorCode.RuntimeClosed, 'the DistributedRuntime has been shut down');
       },

@@ -8,12 +8,23 @@ import type { Component } from './component.ts';
 import type { RuntimeContext } from './context.ts';
 import { MetricsNode } from './metrics-node.ts';
 import { validateName } from './names.ts';
+import { validMaxConcurrency } from '../config/runtime-config.ts';
 import { EndpointClient, type ClientOptions } from '../transport/client.ts';
 import { EndpointServer, type ServerEngine } from '../transport/endpoint-server.ts';
 import { endpointSubject } from '../transport/protocol.ts';
 import { Ingress, type Engine, type Handler } from './ingress.ts';
 
 /** Options of `component.endpoint(name, options)`. */
+/** Options of `endpoint.serve()`. */
+export interface ServeOptions {
+  /**
+   * Requests served at once; the excess is refused at once with `overloaded` (the caller retries
+   * once on another instance, else fails `DYN_ERR_OVERLOADED`). Default: the runtime's
+   * `maxConcurrency`, else `DYN_ENDPOINT_MAX_CONCURRENCY`, else no limit.
+   */
+  maxConcurrency?: number;
+}
+
 export interface EndpointOptions {
   /** Constant labels added to every series of this endpoint (automatic and custom). Default none. */
   labels?: Readonly<Record<string, string>>;
@@ -91,9 +102,10 @@ export class Endpoint extends MetricsNode {
    * other instances) and its instance subject, announces it on `$SRV`, and records the automatic
    * metrics for every request. Resolves once requests can arrive.
    */
-  async serve<TRequest, TResponse>(ingress: Ingress<TRequest, TResponse> | Handler<TRequest, TResponse> | Engine<TRequest, TResponse>): Promise<void> {
+  async serve<TRequest, TResponse>(ingress: Ingress<TRequest, TResponse> | Handler<TRequest, TResponse> | Engine<TRequest, TResponse>, options: ServeOptions = {}): Promise<void> {
     this.ctx.assertOpen();
     if (this.server !== undefined) throw new DynamoError(ErrorCode.AlreadyServing, `endpoint ${this.path} is already being served by this runtime`);
+    const maxConcurrency = validMaxConcurrency(options.maxConcurrency, `endpoint ${this.path} maxConcurrency`) ?? this.ctx.maxConcurrency;
     const transport = this.ctx.nats();
     const handler = (ingress instanceof Ingress ? ingress : Ingress.forEngine(ingress)).handler;
     const server = new EndpointServer<Endpoint>({
@@ -105,6 +117,7 @@ export class Endpoint extends MetricsNode {
       endpoint: this,
       logger: this.ctx.logger,
       stallTimeoutMs: this.ctx.streamStallTimeoutMs,
+      maxConcurrency,
     });
     this.server = server;
     this.stopped = undefined;

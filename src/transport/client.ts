@@ -210,6 +210,7 @@ export class EndpointClient {
 
     const target = this.pick(options.instanceId);
     let resent = false;
+    let retried = false;
     let tracked = target?.instanceId;
     const send = (subject: string): void => this.transport.nc.publish(subject, body.data, { reply, headers: h });
     const stream: ResponseStream<T> = new ResponseStream<T>(requestId, options.timeoutMs ?? this.timeoutMs, this.window, options.signal, {
@@ -234,6 +235,18 @@ export class EndpointClient {
         this.track(tracked, -1);
         tracked = undefined;
         send(this.subject);
+        return true;
+      },
+      overloaded: (refusedBy) => {
+        if (retried || options.instanceId !== undefined) return false;
+        retried = true;
+        const other = this.pick(undefined, refusedBy);
+        if (other === undefined && this.directory.instances.length > 0) return false; // the only instance known refused
+        this.track(tracked, -1);
+        tracked = other?.instanceId;
+        this.track(tracked, 1);
+        stream.expected = other?.instanceId;
+        send(other?.subject ?? this.subject);
         return true;
       },
     });
@@ -284,8 +297,9 @@ export class EndpointClient {
     this.acquired = false;
   }
 
-  private pick(instanceId: string | undefined): Instance | undefined {
-    const known = this.directory.instances;
+  /** The instance for a request: the one named, else one by the router (never `except`). */
+  private pick(instanceId: string | undefined, except?: string): Instance | undefined {
+    const known = except === undefined ? this.directory.instances : this.directory.instances.filter((i) => i.instanceId !== except);
     if (instanceId !== undefined) {
       // It becomes a subject token: no dots, wildcards or spaces.
       if (!INSTANCE_ID_RE.test(instanceId)) {

@@ -25,6 +25,8 @@ export interface RequestObserver {
   responsePublished(bytes: number): void;
   error(type: ErrorType): void;
   requestEnded(startMark: number): void;
+  /** A valid request refused because the endpoint serves `maxConcurrency` already: not a request served, not an error. */
+  requestRefused?(): void;
 }
 
 /** Returns a value, a promise of one, or an async iterable of responses. */
@@ -41,6 +43,8 @@ export interface EndpointServerOptions<TEndpoint> {
   logger: Logger;
   /** A stream waiting this long for its reader to acknowledge is ended as abandoned, in ms. Default 60000. */
   stallTimeoutMs?: number;
+  /** Requests served at once; the excess is answered `overloaded` at once. Default: no limit. */
+  maxConcurrency?: number | undefined;
 }
 
 /** Every this many responses the stream loop takes a macrotask turn, so a handler that yields synchronously forever cannot starve I/O (acks, cancels, other requests). */
@@ -154,9 +158,17 @@ export class EndpointServer<TEndpoint> {
 
   private onRequest(msg: Msg): void {
     const observer = this.options.observer;
-    const mark = observer.requestStarted(msg.data.length);
     const reply = msg.reply ?? '';
     const parsed = parseRequest(msg.data, reply, readHeaders(msg), this.options.subject);
+    const max = this.options.maxConcurrency;
+    if (parsed.ok && max !== undefined && this.active.size >= max && !this.active.has(parsed.key)) {
+      // Admission control: refused at once, before it is a request of this endpoint — not counted
+      // as one, not an error; the caller retries once on another instance.
+      observer.requestRefused?.();
+      this.out.publishError(reply, RemoteErrorType.Overloaded, `the instance serves its limit of ${max} requests at once`);
+      return;
+    }
+    const mark = observer.requestStarted(msg.data.length);
     if (!parsed.ok) return this.refuse(mark, reply, parsed);
     if (this.active.has(parsed.key)) {
       // Only a replay of a request in flight can show its key: answering would inject into the real stream.

@@ -58,6 +58,8 @@ export const RemoteErrorType = {
   ShuttingDown: 'shutting_down',
   /** The request was cancelled by its requester, or abandoned by the server because its reader stopped acknowledging. */
   Cancelled: 'cancelled',
+  /** The instance serves its `maxConcurrency` requests already and did not take this one (nothing ran). */
+  Overloaded: 'overloaded',
 } as const;
 
 /** A request id travels in a header and is shown to handlers and logs: short and printable. It identifies, it does not authorize. */

@@ -7,7 +7,7 @@ import type { Msg } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode, RemoteError } from '../errors.ts';
 import { decodeBody, isContentType } from './codec.ts';
 import { readHeaders, single } from './message-headers.ts';
-import { ContentType, Header, INSTANCE_ID_RE, MessageKind, PROTOCOL_VERSION, type EndOfStream, type ErrorBody } from './protocol.ts';
+import { ContentType, Header, INSTANCE_ID_RE, MessageKind, PROTOCOL_VERSION, RemoteErrorType, type EndOfStream, type ErrorBody } from './protocol.ts';
 
 export interface StreamHooks {
   /** Called once when the stream is over, however it ended. `cancel` asks the server to stop. */
@@ -16,6 +16,8 @@ export interface StreamHooks {
   ack(instanceId: string, consumed: number): void;
   /** A 503 no-responders status arrived; returns true when the request was re-sent elsewhere. */
   noResponders(): boolean;
+  /** The instance `refusedBy` was at its concurrency limit; returns true when the request was re-sent to another. */
+  overloaded(refusedBy: string): boolean;
 }
 
 type Waiter = { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void };
@@ -227,6 +229,13 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     if (kind === MessageKind.Error) {
       const body = errorBody(msg);
       const type = single(h, Header.ErrorType) || body?.type || 'unknown';
+      if (type === RemoteErrorType.Overloaded && this.received === 0) {
+        // Nothing ran: another instance may take it (once), and then that one serves the stream.
+        this.servedBy = undefined;
+        if (this.hooks.overloaded(instance)) return true;
+        this.fail(new DynamoError(ErrorCode.Overloaded, `request ${this.requestId}: ${body?.message ?? 'the instance is overloaded'}`), false);
+        return true;
+      }
       this.fail(new RemoteError(type, body?.message ?? ''), false);
       return true;
     }

@@ -23,6 +23,7 @@ describe('environment', () => {
       DYN_LOG: 'debug',
       NATS_SERVER: 'nats://a:4222, nats://b:4223',
       DYN_METRICS_DURATION_BUCKETS: '',
+      DYN_ENDPOINT_MAX_CONCURRENCY: ' 8 ',
     });
     assert.deepEqual(c, {
       systemEnabled: true,
@@ -31,6 +32,7 @@ describe('environment', () => {
       logLevel: 'debug',
       natsServers: ['nats://a:4222', 'nats://b:4223'],
       durationBuckets: undefined,
+      maxConcurrency: 8,
     });
     assert.equal(readEnvConfig({ DYN_SYSTEM_PORT: '0' }).systemPort, 0);
     assert.equal(readEnvConfig({ DYN_SYSTEM_PORT: '1' }).systemPort, 1);
@@ -42,6 +44,8 @@ describe('environment', () => {
   });
 
   const bad: Array<[string, string]> = [
+    ['DYN_ENDPOINT_MAX_CONCURRENCY', '0'],
+    ['DYN_ENDPOINT_MAX_CONCURRENCY', '-3'],
     ['DYN_SYSTEM_ENABLED', 'maybe'],
     ['DYN_SYSTEM_PORT', 'abc'],
     ['DYN_SYSTEM_PORT', '65536'],
