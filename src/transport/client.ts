@@ -237,11 +237,13 @@ export class EndpointClient {
         send(this.subject);
         return true;
       },
-      overloaded: (refusedBy) => {
+      notTaken: (refusedBy, overloaded) => {
         if (retried || options.instanceId !== undefined) return false;
         retried = true;
+        if (!overloaded) this.directory.forget(refusedBy); // stopping
         const other = this.pick(undefined, refusedBy);
-        if (other === undefined && this.directory.instances.length > 0) return false; // the only instance known refused
+        // An overloaded instance that is the only one known would be asked again through the queue group.
+        if (other === undefined && overloaded && this.directory.instances.length > 0) return false;
         this.track(tracked, -1);
         tracked = other?.instanceId;
         this.track(tracked, 1);

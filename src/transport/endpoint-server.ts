@@ -45,10 +45,15 @@ export interface EndpointServerOptions<TEndpoint> {
   stallTimeoutMs?: number;
   /** Requests served at once; the excess is answered `overloaded` at once. Default: no limit. */
   maxConcurrency?: number | undefined;
+  /** How long at most a stopping instance answers direct requests `unavailable` before it drains them too — less once they stop coming for 250 ms; ms. Default 1000 (bounded by the grace period). */
+  lingerMs?: number;
 }
 
 /** Every this many responses the stream loop takes a macrotask turn, so a handler that yields synchronously forever cannot starve I/O (acks, cancels, other requests). */
 const TURN_EVERY = 32;
+
+/** A stopping instance stops lingering once no direct request has come for this long. */
+const LINGER_QUIET_MS = 250;
 
 /** Cancel and acknowledgement bodies are a few dozen bytes: anything longer is not decoded at all. */
 const MAX_CONTROL_BYTES = 96;
@@ -61,8 +66,12 @@ export class EndpointServer<TEndpoint> {
   private controlSubs: Subscription[] = [];
   private readonly out: ResponsePublisher;
   private readonly stallTimeoutMs: number;
+  /** Set while stopping, once the queue group is left: direct requests are answered `unavailable`. */
+  private lingering = false;
   /** Set once the request subscriptions are drained: nothing more can arrive. */
   private stopping = false;
+  private readonly lingerMs: number;
+  private lastDirect = 0;
   private stopped: Promise<void> | undefined;
   private idle: (() => void) | undefined;
   /** Handler failures: at warn with the stack, at most one line a minute per endpoint. */
@@ -73,6 +82,7 @@ export class EndpointServer<TEndpoint> {
     this.handlerFailures = new RateLimitedLog(options.logger, 'warn');
     this.out = new ResponsePublisher(options.nc, options.instanceId, options.observer, options.logger);
     this.stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
+    this.lingerMs = options.lingerMs ?? 1000;
   }
 
   get inflight(): number {
@@ -120,10 +130,14 @@ export class EndpointServer<TEndpoint> {
   }
 
   /**
-   * Stops taking requests without losing any: drains the request subscriptions (NATS routes
-   * nothing new here, and every request it had already routed here is still delivered and
-   * served), lets in-flight requests finish for up to `graceMs`, then ends the rest with a
-   * `shutting_down` error. Resolves when no request is left. Every caller gets the same promise.
+   * Stops taking requests without losing any (docs/operations.md, "Stopping"):
+   * 1. the queue-group subscription is drained: NATS routes no new request here, and every
+   *    request it already routed here is still delivered and served;
+   * 2. for `lingerMs` the instance subscription stays, answering direct requests `unavailable`
+   *    (nothing ran: the client retries elsewhere) while callers' directories learn of the leave
+   *    and, in a cluster, every server learns the interest is gone; then it is drained too;
+   * 3. in-flight requests finish, for what is left of `graceMs`; the rest end `shutting_down`.
+   * Resolves when no request is left. Every caller gets the same promise.
    */
   stop(graceMs: number): Promise<void> {
     this.stopped ??= this.drainAndStop(graceMs);
@@ -132,15 +146,18 @@ export class EndpointServer<TEndpoint> {
 
   private async drainAndStop(graceMs: number): Promise<void> {
     const deadline = Date.now() + graceMs;
-    // Unsubscribing would drop what NATS already routed to this instance; a drain delivers it.
-    // (Bounded: while NATS is reconnecting a drain waits for the connection.)
-    const drains = Promise.all(this.subs.map((sub) => sub.drain().catch((err: unknown) => this.options.logger.debug('drain failed', { subject: this.options.subject, error: err }))));
-    let drainTimer: NodeJS.Timeout | undefined;
-    await Promise.race([drains, new Promise<void>((resolve) => (drainTimer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(drainTimer);
-    for (const sub of this.subs) if (!sub.isClosed()) sub.unsubscribe();
-    this.stopping = true;
+    const [queue, direct] = this.subs;
     this.announce('leave');
+    await this.drain(queue, graceMs);
+    this.lingering = true;
+    this.lastDirect = Date.now();
+    const lingerEnd = Math.min(Date.now() + this.lingerMs, deadline);
+    // Until callers stop sending here (a quiet spell) or the linger is over.
+    for (let now = Date.now(); now < lingerEnd && now - this.lastDirect < LINGER_QUIET_MS; now = Date.now()) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(lingerEnd - now, LINGER_QUIET_MS - (now - this.lastDirect))));
+    }
+    await this.drain(direct, Math.max(0, deadline - Date.now()));
+    this.stopping = true;
     if (this.active.size > 0) {
       const drained = new Promise<void>((resolve) => (this.idle = resolve));
       let timer: NodeJS.Timeout | undefined;
@@ -156,10 +173,29 @@ export class EndpointServer<TEndpoint> {
     for (const sub of this.controlSubs) sub.unsubscribe();
   }
 
+  /**
+   * Unsubscribing would drop what NATS already routed here; a drain delivers it. Bounded: while
+   * NATS is reconnecting a drain waits for the connection.
+   */
+  private async drain(sub: Subscription | undefined, withinMs: number): Promise<void> {
+    if (sub === undefined || sub.isClosed()) return;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = sub.drain().catch((error: unknown) => this.options.logger.debug('drain failed', { subject: sub.getSubject(), error }));
+    await Promise.race([drained, new Promise<void>((resolve) => (timer = setTimeout(resolve, withinMs)))]);
+    clearTimeout(timer);
+    if (!sub.isClosed()) sub.unsubscribe();
+  }
+
   private onRequest(msg: Msg): void {
     const observer = this.options.observer;
     const reply = msg.reply ?? '';
     const parsed = parseRequest(msg.data, reply, readHeaders(msg), this.options.subject);
+    if (parsed.ok && (this.lingering || this.stopping) && !this.active.has(parsed.key)) {
+      this.lastDirect = Date.now();
+      // Stopping: not taken, not counted; the caller retries on another instance.
+      this.out.publishError(reply, RemoteErrorType.Unavailable, 'the instance is stopping and did not take the request');
+      return;
+    }
     const max = this.options.maxConcurrency;
     if (parsed.ok && max !== undefined && this.active.size >= max && !this.active.has(parsed.key)) {
       // Admission control: refused at once, before it is a request of this endpoint — not counted
@@ -173,11 +209,6 @@ export class EndpointServer<TEndpoint> {
     if (this.active.has(parsed.key)) {
       // Only a replay of a request in flight can show its key: answering would inject into the real stream.
       return this.refuse(mark, reply, { ok: false, errorType: ErrorType.InvalidMessage, reason: 'a request with this key is in flight', answer: Answer.None });
-    }
-    if (this.stopping) {
-      observer.requestEnded(mark);
-      this.out.publishError(reply, RemoteErrorType.ShuttingDown, 'the endpoint is shutting down');
-      return;
     }
     const stream = new ServedStream(reply, parsed.key, parsed.window, new LazyRequestContext(parsed.requestId, this.options.endpoint, this.options.instanceId));
     this.active.set(parsed.key, stream);

@@ -35,6 +35,8 @@ export class InstanceDirectory {
   private timer: NodeJS.Timeout | undefined;
   private announcements: Subscription | undefined;
   private round: Promise<readonly Instance[]> | undefined;
+  /** The round queued behind the one under way (at most one). */
+  private next: Promise<readonly Instance[]> | undefined;
   private pending: NodeJS.Timeout | undefined;
   private lastRound = 0;
   private readonly changed = new Set<() => void>();
@@ -71,9 +73,20 @@ export class InstanceDirectory {
     this.announcements = undefined;
   }
 
-  /** Runs a discovery round now (or joins the one under way). */
-  refresh(): Promise<readonly Instance[]> {
-    this.round ??= discoverInstances(this.options.nc, this.options.subject, this.options.windowMs ?? 250, this.options.inboxPrefix, this.options.logger)
+  /**
+   * Runs a discovery round now. With one under way, it is joined — unless `fresh`: then one more
+   * round follows it, since the one under way may have started before the change that prompted this.
+   */
+  refresh(fresh = false): Promise<readonly Instance[]> {
+    if (this.round !== undefined) {
+      if (!fresh) return this.round;
+      this.next ??= this.round.then(() => {
+        this.next = undefined;
+        return this.refresh();
+      });
+      return this.next;
+    }
+    this.round = discoverInstances(this.options.nc, this.options.subject, this.options.windowMs ?? 250, this.options.inboxPrefix, this.options.logger)
       .then((found) => {
         this.known = found;
         for (const listener of this.changed) listener();
@@ -115,7 +128,7 @@ export class InstanceDirectory {
     const wait = Math.max(0, this.lastRound + ANNOUNCE_DEBOUNCE_MS - Date.now()) + Math.random() * 50;
     this.pending = setTimeout(() => {
       this.pending = undefined;
-      void this.refresh();
+      void this.refresh(true);
     }, wait);
     this.pending.unref();
   }

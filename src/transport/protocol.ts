@@ -54,8 +54,10 @@ export type ContentType = (typeof ContentType)[keyof typeof ContentType];
 
 /** Error types a response can carry besides the six metric `error_type`s. */
 export const RemoteErrorType = {
-  /** The server is shutting down and did not take the request, or ended it at the end of its grace period. */
+  /** The instance shut down before the response stream finished (its grace period ran out): the handler ran, in part. */
   ShuttingDown: 'shutting_down',
+  /** The instance is stopping and did not take the request (nothing ran): callers retry on another instance. */
+  Unavailable: 'unavailable',
   /** The request was cancelled by its requester, or abandoned by the server because its reader stopped acknowledging. */
   Cancelled: 'cancelled',
   /** The instance serves its `maxConcurrency` requests already and did not take this one (nothing ran). */

@@ -16,8 +16,8 @@ export interface StreamHooks {
   ack(instanceId: string, consumed: number): void;
   /** A 503 no-responders status arrived; returns true when the request was re-sent elsewhere. */
   noResponders(): boolean;
-  /** The instance `refusedBy` was at its concurrency limit; returns true when the request was re-sent to another. */
-  overloaded(refusedBy: string): boolean;
+  /** The instance `refusedBy` did not take the request (at its concurrency limit, or stopping); returns true when it was re-sent to another. */
+  notTaken(refusedBy: string, overloaded: boolean): boolean;
 }
 
 type Waiter = { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void };
@@ -229,12 +229,14 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     if (kind === MessageKind.Error) {
       const body = errorBody(msg);
       const type = single(h, Header.ErrorType) || body?.type || 'unknown';
-      if (type === RemoteErrorType.Overloaded && this.received === 0) {
+      if ((type === RemoteErrorType.Overloaded || type === RemoteErrorType.Unavailable) && this.received === 0) {
         // Nothing ran: another instance may take it (once), and then that one serves the stream.
         this.servedBy = undefined;
-        if (this.hooks.overloaded(instance)) return true;
-        this.fail(new DynamoError(ErrorCode.Overloaded, `request ${this.requestId}: ${body?.message ?? 'the instance is overloaded'}`), false);
-        return true;
+        if (this.hooks.notTaken(instance, type === RemoteErrorType.Overloaded)) return true;
+        if (type === RemoteErrorType.Overloaded) {
+          this.fail(new DynamoError(ErrorCode.Overloaded, `request ${this.requestId}: ${body?.message ?? 'the instance is overloaded'}`), false);
+          return true;
+        }
       }
       this.fail(new RemoteError(type, body?.message ?? ''), false);
       return true;

@@ -104,20 +104,22 @@ describe('fleet operations on a 3-node NATS cluster', { timeout: 60_000 }, () =>
       }),
     );
 
-    // every instance, one at a time: stop it, start its replacement on the same node
-    for (const old of [...instances]) {
-      await retire(old);
-      await startInstance(old.node);
+    let joinMs = NaN;
+    try {
+      // every instance, one at a time: stop it, start its replacement on the same node
+      for (const old of [...instances]) {
+        await retire(old);
+        await startInstance(old.node);
+      }
+      // a seventh instance joins: the running client sends it requests soon
+      const joiner = await startInstance(1);
+      const joinedAt = performance.now();
+      await eventually(async () => ((await requestsOf(joiner.rt)) > 0 ? true : undefined), 2000, 'traffic to the joining instance');
+      joinMs = performance.now() - joinedAt;
+    } finally {
+      running = false;
+      await load;
     }
-
-    // a seventh instance joins: the running client sends it requests soon
-    const joiner = await startInstance(1);
-    const joinedAt = performance.now();
-    await eventually(async () => ((await requestsOf(joiner.rt)) > 0 ? true : undefined), 2000, 'traffic to the joining instance');
-    const joinMs = performance.now() - joinedAt;
-
-    running = false;
-    await load;
     const seconds = (performance.now() - started) / 1000;
     const after = retiredRequests + (await Promise.all(instances.map((i) => requestsOf(i.rt)))).reduce((a, b) => a + b, 0);
     console.log(`rolling restart of 6 instances: ${sent} requests in ${seconds.toFixed(1)} s (${Math.round(sent / seconds)}/s), ${failures.length} failed; joiner served within ${Math.round(joinMs)} ms`);
