@@ -28,6 +28,8 @@ export const ErrorCode = {
   EndpointConflict: 'DYN_ERR_ENDPOINT_CONFLICT',
   /** No NATS server could be reached at start. */
   NatsConnect: 'DYN_ERR_NATS_CONNECT',
+  /** The NATS server refused a subscription an instance needs (the user's permissions). */
+  NatsPermission: 'DYN_ERR_NATS_PERMISSION',
   /** The runtime was created with `nats: false` and asked to serve or call endpoints. */
   NoNats: 'DYN_ERR_NO_NATS',
   /** The endpoint is already being served by this runtime. */

@@ -241,7 +241,7 @@ export class DistributedRuntime {
 
   /** What `/health` answers: NATS state and whether every started endpoint is serving. */
   health(): HealthReport {
-    const endpoints = [...this.ctx.endpoints.values()].map((ep) => ({ path: ep.path, started: ep.started, serving: ep.serving }));
+    const endpoints = [...this.ctx.endpoints.values()].map((ep) => ({ path: ep.path, started: ep.started, serving: ep.serving, failure: ep.serveFailure }));
     const nats = this.transport === undefined ? NatsState.NotConfigured : this.transport.connected ? NatsState.Connected : NatsState.Disconnected;
     return healthReport({ nats, uptimeSeconds: (performance.now() - this.startMark) / 1000, endpoints });
   }

@@ -51,6 +51,7 @@ export class Endpoint extends MetricsNode {
   private metricsStarted = false;
   private servingState = false;
   private server: EndpointServer<Endpoint> | undefined;
+  private failure: string | undefined;
   /** The stop in progress or done, shared by every caller; cleared when serving starts again. */
   private stopped: Promise<void> | undefined;
 
@@ -77,6 +78,11 @@ export class Endpoint extends MetricsNode {
   /** Whether the endpoint has ever started serving (its series are exported). */
   get started(): boolean {
     return this.metricsStarted;
+  }
+
+  /** Why the last `serve()` failed, while the endpoint has not served since; undefined otherwise. */
+  get serveFailure(): string | undefined {
+    return this.failure;
   }
 
   /** Whether the endpoint is currently taking requests. */
@@ -135,9 +141,14 @@ export class Endpoint extends MetricsNode {
     } catch (err) {
       this.server = undefined;
       this.setServing(false);
+      // /health shows why, without holding the whole runtime not-ready: serve() threw, and the
+      // application decides (serve again, or exit).
+      this.failure = err instanceof Error ? err.message : String(err);
+      this.ctx.logger.error('endpoint failed to start serving', { endpoint: this.path, error: err });
       await server.stop(0);
       throw err;
     }
+    this.failure = undefined;
     this.ctx.logger.info('endpoint serving', { endpoint: this.path, subject: this.subject, instance: this.ctx.instanceId });
   }
 

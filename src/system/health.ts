@@ -28,22 +28,34 @@ export interface HealthReport {
   nats: NatsState;
   /** Seconds since the runtime was created. */
   uptime_seconds: number;
-  /** Every endpoint that has started serving, by `namespace/component/endpoint`. */
-  endpoints: Record<string, 'serving' | 'not_serving'>;
+  /**
+   * Every endpoint that has started serving, by `namespace/component/endpoint`. `failed`: its
+   * `serve()` threw (see `failures`); it does not make the runtime not ready — the application
+   * got the error and decides.
+   */
+  endpoints: Record<string, 'serving' | 'not_serving' | 'failed'>;
+  /** Why each `failed` endpoint's `serve()` failed. Present only when one did. */
+  failures?: Record<string, string>;
 }
 
 export interface HealthInput {
   nats: NatsState;
   uptimeSeconds: number;
-  endpoints: Iterable<{ path: string; started: boolean; serving: boolean }>;
+  endpoints: Iterable<{ path: string; started: boolean; serving: boolean; failure?: string | undefined }>;
 }
 
 /** Ready means: NATS is not down, and every endpoint that was started is serving. */
 export function healthReport(input: HealthInput): HealthReport {
-  const endpoints: Record<string, 'serving' | 'not_serving'> = {};
+  const endpoints: Record<string, 'serving' | 'not_serving' | 'failed'> = {};
+  const failures: Record<string, string> = {};
   let ready = input.nats !== NatsState.Disconnected;
   for (const ep of input.endpoints) {
     if (!ep.started) continue;
+    if (!ep.serving && ep.failure !== undefined) {
+      endpoints[ep.path] = 'failed';
+      failures[ep.path] = ep.failure;
+      continue;
+    }
     endpoints[ep.path] = ep.serving ? 'serving' : 'not_serving';
     if (!ep.serving) ready = false;
   }
@@ -52,5 +64,6 @@ export function healthReport(input: HealthInput): HealthReport {
     nats: input.nats,
     uptime_seconds: input.uptimeSeconds,
     endpoints,
+    ...(Object.keys(failures).length > 0 ? { failures } : {}),
   };
 }

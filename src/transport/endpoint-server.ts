@@ -8,6 +8,7 @@
  * `requestEnded` exactly once — in `finish()` or at the end of `refuse()` — on every path.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { RateLimitedLog } from '../logging/rate-limited.ts';
 import { ErrorType } from '../metrics/names.ts';
@@ -74,6 +75,8 @@ export class EndpointServer<TEndpoint> {
   private lastDirect = 0;
   private stopped: Promise<void> | undefined;
   private idle: (() => void) | undefined;
+  /** The first error a subscription callback received (a permission violation closes the subscription). */
+  private subscriptionError: Error | undefined;
   /** Handler failures: at warn with the stack, at most one line a minute per endpoint. */
   private readonly handlerFailures: RateLimitedLog;
 
@@ -100,6 +103,7 @@ export class EndpointServer<TEndpoint> {
       (what: string, handle: (msg: Msg) => void) =>
       (err: Error | null, msg: Msg): void => {
         if (err !== null) {
+          this.subscriptionError ??= err;
           logger.warn('subscription error', { subject, error: err });
           return;
         }
@@ -117,6 +121,16 @@ export class EndpointServer<TEndpoint> {
     ];
     // The server has our subscriptions once this returns: requests sent afterwards are delivered.
     await flushSubscriptions(nc);
+    // A subscription NATS refuses (permissions) is closed by then: say so now, not by silence.
+    const refused = [...this.subs, ...this.controlSubs].find((sub) => sub.isClosed());
+    if (refused !== undefined) {
+      for (const sub of [...this.subs, ...this.controlSubs]) if (!sub.isClosed()) sub.unsubscribe();
+      throw new DynamoError(
+        ErrorCode.NatsPermission,
+        `NATS refused the subscription to ${refused.getSubject()}: ${this.subscriptionError?.message ?? 'closed'}. An instance needs subscribe rights on dynamo.>, _DYN.> and $SRV.> (see examples/nats-permissions)`,
+        { cause: this.subscriptionError },
+      );
+    }
     this.announce('join');
   }
 

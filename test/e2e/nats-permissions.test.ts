@@ -83,6 +83,29 @@ describe('NATS permissions: the shipped configuration on a real nats-server', ()
     await client.close();
   });
 
+  it('a user without the rights to serve gets DYN_ERR_NATS_PERMISSION from serve(); /health shows the endpoint failed and stays ready', async () => {
+    const rt = await DistributedRuntime.create({
+      env: { NATS_SERVER: nats.url, DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '127.0.0.1' },
+      handleSignals: false,
+      logSink: () => {},
+      nats: { user: 'dynamo_caller', pass: 'caller-secret', inboxPrefix: '_INBOX_caller' },
+    });
+    try {
+      await assert.rejects(rt.namespace('ns').component('c').endpoint('forbidden').serve(() => 1), (err: unknown) => {
+        assert.equal((err as { code?: string }).code, 'DYN_ERR_NATS_PERMISSION');
+        assert.match((err as Error).message, /^NATS refused the subscription to dynamo\.ns\.c\.forbidden: /);
+        return true;
+      });
+      const res = await fetch(`http://127.0.0.1:${rt.systemPort}/health`);
+      const body = (await res.json()) as { endpoints: Record<string, string>; failures: Record<string, string> };
+      assert.equal(res.status, 200);
+      assert.deepEqual(body.endpoints, { 'ns/c/forbidden': 'failed' });
+      assert.match(body.failures['ns/c/forbidden']!, /^NATS refused the subscription/);
+    } finally {
+      await rt.shutdown();
+    }
+  });
+
   it('refuses what a stranger, another caller and the service itself must not do', async () => {
     const before = await requestsTotal();
     const client = await caller.namespace('ns').component('c').endpoint('stream').client();
