@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistributedRuntime, type Endpoint } from '../../src/index.ts';
-import { parseExposition, sampleValue } from '../helpers/exposition.ts';
+import { requestsOf } from '../helpers/scraped.ts';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.ts';
 import { eventually } from '../helpers/tools.ts';
 
@@ -16,10 +16,6 @@ interface Instance {
   rt: DistributedRuntime;
   ep: Endpoint;
   node: number;
-}
-
-async function requestsOf(rt: DistributedRuntime): Promise<number> {
-  return sampleValue(parseExposition(await rt.metricsText()), 'dynamo_component_requests_total', 'dynamo_component_requests_total', { dynamo_endpoint: 'work' });
 }
 
 describe('fleet operations on a 3-node NATS cluster', { timeout: 60_000 }, () => {
@@ -39,7 +35,7 @@ describe('fleet operations on a 3-node NATS cluster', { timeout: 60_000 }, () =>
 
   async function retire(instance: Instance): Promise<void> {
     await instance.ep.stopServing();
-    retiredRequests += await requestsOf(instance.rt);
+    retiredRequests += await requestsOf(instance.rt, 'work');
     await instance.rt.shutdown();
     instances.splice(instances.indexOf(instance), 1);
   }
@@ -84,7 +80,7 @@ describe('fleet operations on a 3-node NATS cluster', { timeout: 60_000 }, () =>
     const callerRt = await DistributedRuntime.create(opts(cluster.nodes[0]!.url));
     const client = await callerRt.namespace('ns').component('fleet').endpoint('work').client({ timeoutMs: 10_000 });
     await client.waitForInstances({ count: 6 });
-    const before = retiredRequests + (await Promise.all(instances.map((i) => requestsOf(i.rt)))).reduce((a, b) => a + b, 0);
+    const before = retiredRequests + (await Promise.all(instances.map((i) => requestsOf(i.rt, 'work')))).reduce((a, b) => a + b, 0);
 
     let sent = 0;
     const failures: string[] = [];
@@ -114,14 +110,14 @@ describe('fleet operations on a 3-node NATS cluster', { timeout: 60_000 }, () =>
       // a seventh instance joins: the running client sends it requests soon
       const joiner = await startInstance(1);
       const joinedAt = performance.now();
-      await eventually(async () => ((await requestsOf(joiner.rt)) > 0 ? true : undefined), 2000, 'traffic to the joining instance');
+      await eventually(async () => ((await requestsOf(joiner.rt, 'work')) > 0 ? true : undefined), 2000, 'traffic to the joining instance');
       joinMs = performance.now() - joinedAt;
     } finally {
       running = false;
       await load;
     }
     const seconds = (performance.now() - started) / 1000;
-    const after = retiredRequests + (await Promise.all(instances.map((i) => requestsOf(i.rt)))).reduce((a, b) => a + b, 0);
+    const after = retiredRequests + (await Promise.all(instances.map((i) => requestsOf(i.rt, 'work')))).reduce((a, b) => a + b, 0);
     console.log(`rolling restart of 6 instances: ${sent} requests in ${seconds.toFixed(1)} s (${Math.round(sent / seconds)}/s), ${failures.length} failed; joiner served within ${Math.round(joinMs)} ms`);
     assert.deepEqual(failures, []);
     assert.equal(after - before, sent);

@@ -6,20 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistributedRuntime, ERROR_TYPES, type Endpoint } from '../../src/index.ts';
-import { parseExposition, sampleValue } from '../helpers/exposition.ts';
+import { errorsOf, requestsOf } from '../helpers/scraped.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { eventually } from '../helpers/tools.ts';
 
 const opts = (url: string) => ({ env: { NATS_SERVER: url }, handleSignals: false as const, logSink: () => {} });
-
-async function requestsOf(rt: DistributedRuntime, endpoint: string): Promise<number> {
-  return sampleValue(parseExposition(await rt.metricsText()), 'dynamo_component_requests_total', 'dynamo_component_requests_total', { dynamo_endpoint: endpoint });
-}
-
-async function errorsOf(rt: DistributedRuntime, endpoint: string): Promise<number[]> {
-  const f = parseExposition(await rt.metricsText());
-  return ERROR_TYPES.map((t) => sampleValue(f, 'dynamo_component_errors_total', 'dynamo_component_errors_total', { dynamo_endpoint: endpoint, error_type: t }));
-}
 
 describe('stopping under load', () => {
   let nats: NatsServer;

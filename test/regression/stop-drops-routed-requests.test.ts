@@ -7,16 +7,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { DistributedRuntime } from '../../src/index.ts';
-import { parseExposition, sampleValue } from '../helpers/exposition.ts';
+import { requestsOf } from '../helpers/scraped.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { rawRequest } from '../helpers/raw-request.ts';
 import { eventually } from '../helpers/tools.ts';
 
 const opts = (url: string) => ({ env: { NATS_SERVER: url }, handleSignals: false as const, logSink: () => {} });
-
-async function requestsOf(rt: DistributedRuntime, endpoint: string): Promise<number> {
-  return sampleValue(parseExposition(await rt.metricsText()), 'dynamo_component_requests_total', 'dynamo_component_requests_total', { dynamo_endpoint: endpoint });
-}
 
 describe('regression: stopping dropped requests already routed to the instance', () => {
   let nats: NatsServer;
