@@ -10,6 +10,11 @@ import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { EndpointMetric, METRIC_PREFIX, RESERVED_LABELS, UptimeMetric } from './names.ts';
 import { validateBuckets } from './buckets.ts';
+import { FamilyNames, type FamilyType } from './family-names.ts';
+import { labelBinder, type LabelBinder, type Labels } from './label-binder.ts';
+import { guardCallback } from './observe-guard.ts';
+
+export type { Labels } from './label-binder.ts';
 
 /** The kinds of custom metric, one per `create*` factory method. */
 export const MetricKind = {
@@ -31,9 +36,6 @@ export const MetricKind = {
 /** One of the {@link MetricKind} values. */
 export type MetricKind = (typeof MetricKind)[keyof typeof MetricKind];
 
-/** Label values of one measurement, by the names declared in `labelNames`. */
-export type Labels = Readonly<Record<string, string | number | boolean>>;
-
 /** What every custom metric is made from. */
 export interface MetricOptions {
   /** Metric name; `dynamo_component_` is prepended unless present, counters get `_total` appended unless present. */
@@ -44,7 +46,7 @@ export interface MetricOptions {
   unit?: string;
   /** Label names a measurement may carry besides the automatic `dynamo_*` ones. Default none. */
   labelNames?: readonly string[];
-  /** Distinct label sets kept before the rest share an overflow series. Default: the runtime's `cardinalityLimit` (2000). */
+  /** Distinct label sets kept before the rest share an overflow series (`otel.metric.overflow`, with this node's labels). Default: the runtime's `cardinalityLimit` (2000). */
   cardinalityLimit?: number;
 }
 
@@ -112,17 +114,57 @@ export interface MetricsScope {
 const NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+export interface CustomMetricsOptions {
+  logger: Logger;
+  /** Default label sets per metric before the overflow series. Default 2000. */
+  cardinalityLimit?: number;
+  /** How long an observable callback may take per collection, ms. Default 5000. */
+  observeTimeoutMs?: number;
+  /**
+   * Creates an SDK instrument with room for `limit` attribute sets in the readers we own, so the
+   * SDK's own limit (2000 by default, and an overflow series without our labels) never cuts in
+   * before ours. Default: creates it as is.
+   */
+  withInstrumentLimit?: <T>(limit: number, create: () => T) => T;
+}
+
+const TYPE_OF: Readonly<Record<MetricKind, FamilyType>> = {
+  [MetricKind.Counter]: 'counter',
+  [MetricKind.ObservableCounter]: 'counter',
+  [MetricKind.UpDownCounter]: 'gauge',
+  [MetricKind.ObservableUpDownCounter]: 'gauge',
+  [MetricKind.Gauge]: 'gauge',
+  [MetricKind.ObservableGauge]: 'gauge',
+  [MetricKind.Histogram]: 'histogram',
+};
+
 export class CustomMetricsRegistry {
   private readonly families = new Map<string, FamilySpec>();
+  private readonly names = new FamilyNames();
   private readonly instruments = new Map<string, { kind: MetricKind; instrument: unknown }>();
   private readonly logger: Logger;
   private readonly cardinalityLimit: number;
+  private readonly observeTimeoutMs: number;
+  private readonly withInstrumentLimit: <T>(limit: number, create: () => T) => T;
 
-  constructor(logger: Logger, cardinalityLimit = 2000) {
-    this.logger = logger;
-    this.cardinalityLimit = cardinalityLimit;
-    for (const spec of [...Object.values(EndpointMetric), UptimeMetric]) {
+  constructor(options: CustomMetricsOptions) {
+    this.logger = options.logger;
+    this.cardinalityLimit = options.cardinalityLimit ?? 2000;
+    this.observeTimeoutMs = options.observeTimeoutMs ?? 5000;
+    this.withInstrumentLimit = options.withInstrumentLimit ?? ((_limit, create) => create());
+    const automatic: Array<[{ name: string; help: string; unit: string }, FamilyType]> = [
+      [EndpointMetric.requests, 'counter'],
+      [EndpointMetric.requestBytes, 'counter'],
+      [EndpointMetric.responseBytes, 'counter'],
+      [EndpointMetric.errors, 'counter'],
+      [EndpointMetric.duration, 'histogram'],
+      [EndpointMetric.inflight, 'gauge'],
+      [UptimeMetric, 'gauge'],
+      [{ name: 'target_info', help: 'Target metadata', unit: '' }, 'gauge'],
+    ];
+    for (const [spec, type] of automatic) {
       this.families.set(spec.name, { kind: 'automatic', labelNames: '', unit: spec.unit, description: spec.help });
+      this.names.claim(spec.name, type);
     }
   }
 
@@ -132,10 +174,23 @@ export class CustomMetricsRegistry {
       throw new DynamoError(ErrorCode.InvalidOption, `metric ${name}: a non-empty description (help text) is required`);
     }
     const labelNames = validateLabelNames(name, options.labelNames ?? []);
+    for (const label of labelNames) {
+      if (label in scope.attributes) {
+        throw new DynamoError(ErrorCode.InvalidLabel, `metric ${name}: label ${JSON.stringify(label)} is already a constant label of ${scope.scopeName}`);
+      }
+    }
     const unit = options.unit ?? '';
     const buckets = 'buckets' in options && options.buckets !== undefined ? validateBuckets(options.buckets, `metric ${name}`) : undefined;
     const spec: FamilySpec = { kind, labelNames: labelNames.join(','), unit, description: options.description };
     this.checkFamily(name, spec);
+    const type = TYPE_OF[kind];
+    const clash = type === undefined ? undefined : this.names.clash(name, type);
+    if (clash !== undefined) {
+      throw new DynamoError(
+        ErrorCode.MetricConflict,
+        `cannot create metric ${name}: its exposition would use the name ${clash.on}, which belongs to the metric ${clash.family}`,
+      );
+    }
 
     const key = `${scope.scopeName}\n${name}`;
     const existing = this.instruments.get(key);
@@ -147,9 +202,12 @@ export class CustomMetricsRegistry {
     }
     const bind = labelBinder(name, scope.attributes, labelNames, limit, this.logger);
     const otelOptions = { description: options.description, unit };
-    const instrument = this.build(kind, name, scope.meter, otelOptions, bind, buckets, callback);
+    // Room for every label set we keep plus our overflow series (and one spare: the SDK keeps
+    // limit − 1 sets before its own overflow).
+    const instrument = this.withInstrumentLimit(limit + 2, () => this.build(kind, name, scope.meter, otelOptions, bind, buckets, callback));
     this.instruments.set(key, { kind, instrument });
     this.families.set(name, spec);
+    if (type !== undefined) this.names.claim(name, type);
     return instrument;
   }
 
@@ -176,7 +234,7 @@ export class CustomMetricsRegistry {
     name: string,
     meter: Meter,
     otelOptions: { description: string; unit: string },
-    bind: (labels: Labels | undefined) => Attributes | undefined,
+    bind: LabelBinder,
     buckets: number[] | undefined,
     callback: ObservableCallback | undefined,
   ): unknown {
@@ -213,10 +271,8 @@ export class CustomMetricsRegistry {
             : kind === MetricKind.ObservableUpDownCounter
               ? meter.createObservableUpDownCounter(name, otelOptions)
               : meter.createObservableGauge(name, otelOptions);
-        observable.addCallback((result: OtelObservableResult) =>
-          callback({
-            observe: finite(badValue, bind, (v, a) => result.observe(v, a)),
-          }),
+        observable.addCallback(
+          guardCallback(name, callback, (result: OtelObservableResult) => ({ observe: finite(badValue, bind, (v, a) => result.observe(v, a)) }), logger, this.observeTimeoutMs),
         );
         return Object.freeze({ name } satisfies Observable);
       }
@@ -228,7 +284,7 @@ export class CustomMetricsRegistry {
 
 function finite(
   badValue: (value: unknown, why: string) => void,
-  bind: (labels: Labels | undefined) => Attributes | undefined,
+  bind: LabelBinder,
   sink: (value: number, attrs: Attributes) => void,
   nonNegative = false,
 ): (value: number, labels?: Labels) => void {
@@ -237,47 +293,6 @@ function finite(
     if (nonNegative && value < 0) return badValue(value, 'a counter only goes up');
     const attrs = bind(labels);
     if (attrs !== undefined) sink(value, attrs);
-  };
-}
-
-/** The label a capped metric's overflow series carries, as OpenTelemetry names it. */
-export const OVERFLOW_LABEL = 'otel_metric_overflow';
-
-/**
- * Returns a function giving the attribute set of one measurement: the node's frozen `dynamo_*`
- * set when there are no labels, else the set made the first time those label values were seen
- * (kept, so a repeated label set allocates nothing). Undeclared labels drop the measurement.
- * At most `limit` label sets are kept: past that, measurements go to one overflow series
- * (`otel_metric_overflow="true"`) and a warning says so once — memory stays bounded however
- * many distinct values a label takes.
- */
-function labelBinder(name: string, base: Attributes, labelNames: readonly string[], limit: number, logger: Logger) {
-  const allowed = new Set(labelNames);
-  const known = new Map<string, Attributes>();
-  const overflow: Attributes = Object.freeze({ ...base, [OVERFLOW_LABEL]: 'true' });
-  return (labels: Labels | undefined): Attributes | undefined => {
-    if (labels === undefined) return base;
-    let key = '';
-    for (const label in labels) {
-      if (!allowed.has(label)) {
-        logger.once(`label:${name}:${label}`, 'warn', 'measurement dropped: label not declared in labelNames', { metric: name, label });
-        return undefined;
-      }
-    }
-    for (let i = 0; i < labelNames.length; i++) key += `${String(labels[labelNames[i]!] ?? '')}\u0000`;
-    const attrs = known.get(key);
-    if (attrs !== undefined) return attrs;
-    if (known.size >= limit) {
-      logger.once(`cardinality:${name}`, 'warn', 'cardinality limit reached: further label sets are counted in one overflow series', {
-        metric: name,
-        limit,
-        overflow_label: `${OVERFLOW_LABEL}="true"`,
-      });
-      return overflow;
-    }
-    const made: Attributes = Object.freeze({ ...base, ...labels });
-    known.set(key, made);
-    return made;
   };
 }
 

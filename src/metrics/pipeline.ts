@@ -12,7 +12,7 @@
  * request (about a microsecond more per request: the SDK hashes the attribute set).
  * `prometheusReader` is then theirs to add to their provider.
  */
-import { metrics as otelApi, type Meter, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
+import { createNoopMeter, metrics as otelApi, type Meter, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { Temporality, type OtlpConfig } from '../config/otlp-env.ts';
@@ -51,6 +51,8 @@ export class MetricsPipeline {
   /** True when the user's (or the global) provider is used. */
   readonly external: boolean;
   private readonly embedded: MeterProvider | undefined;
+  /** The SDK limit our readers give the instrument being created (see `withInstrumentLimit`). */
+  private instrumentLimit: number | undefined;
   private closed = false;
 
   constructor(options: MetricsPipelineOptions) {
@@ -62,7 +64,7 @@ export class MetricsPipeline {
     if (options.prometheusReader !== undefined) {
       this.prometheusReader = options.prometheusReader;
     } else {
-      this.prometheusReader = new PrometheusReader({ withScopeLabels: options.withScopeLabels, ...cardinality(options.cardinalityLimit) });
+      this.prometheusReader = new PrometheusReader({ withScopeLabels: options.withScopeLabels, cardinalitySelector: this.selectCardinality });
       // /metrics renders the endpoint metrics straight from the recorders (same numbers the
       // producers give OTLP), so a scrape of thousands of endpoints builds no OTel objects.
       if (!this.external) {
@@ -75,7 +77,7 @@ export class MetricsPipeline {
     }
     if (options.meterProvider === undefined) {
       const readers: IMetricReader[] = [this.prometheusReader];
-      if (options.otlp !== undefined) readers.push(otlpReader(options.otlp, this.registry, options.logger, options.cardinalityLimit));
+      if (options.otlp !== undefined) readers.push(otlpReader(options.otlp, this.registry, options.logger, this.selectCardinality));
       this.embedded = new MeterProvider({ resource, readers });
       this.meterProvider = this.embedded;
     } else {
@@ -90,6 +92,24 @@ export class MetricsPipeline {
       .createObservableGauge(UptimeMetric.name, { description: UptimeMetric.help, unit: UptimeMetric.unit })
       .addCallback((result) => result.observe((performance.now() - startMark) / 1000, { [Label.Namespace]: UPTIME_NAMESPACE }));
   }
+
+  /**
+   * Creates an instrument with room for `limit` attribute sets in the readers we own: our label
+   * binder caps every custom metric itself (its overflow series keeps the node's labels), so the
+   * SDK's limit must never cut in first, and /metrics and OTLP keep exactly the same series.
+   */
+  withInstrumentLimit<T>(limit: number, create: () => T): T {
+    const prior = this.instrumentLimit;
+    this.instrumentLimit = limit;
+    try {
+      return create();
+    } finally {
+      this.instrumentLimit = prior;
+    }
+  }
+
+  /** The SDK asks this when an instrument is created (not per measurement). */
+  private readonly selectCardinality = (): number => this.instrumentLimit ?? SDK_DEFAULT_LIMIT;
 
   meter(scopeName: string): Meter {
     return this.meterProvider.getMeter(scopeName, VERSION);
@@ -123,12 +143,10 @@ export class MetricsPipeline {
   }
 }
 
-/** Our own guard caps label sets; the SDK's per-instrument limit (2000) must not cut in before it. */
-function cardinality(limit: number | undefined): { cardinalitySelector?: () => number } {
-  return limit === undefined || limit < 2000 ? {} : { cardinalitySelector: () => limit + 1 };
-}
+/** The SDK's own default per instrument and reader, kept for instruments that are not ours. */
+const SDK_DEFAULT_LIMIT = 2000;
 
-function otlpReader(config: OtlpConfig, registry: EndpointRegistry, logger: Logger, limit: number | undefined): PeriodicExportingMetricReader {
+function otlpReader(config: OtlpConfig, registry: EndpointRegistry, logger: Logger, cardinalitySelector: () => number): PeriodicExportingMetricReader {
   let timeoutMs = config.timeoutMs;
   if (timeoutMs > config.intervalMs) {
     logger.warn('OTEL_METRIC_EXPORT_TIMEOUT is longer than OTEL_METRIC_EXPORT_INTERVAL; using the interval', { timeout_ms: timeoutMs, interval_ms: config.intervalMs });
@@ -136,13 +154,29 @@ function otlpReader(config: OtlpConfig, registry: EndpointRegistry, logger: Logg
   }
   const exporter = new GuardedExporter(createOtlpExporter({ ...config, timeoutMs }), logger, config.url);
   logger.info('OTLP metrics export on', { protocol: config.protocol, url: config.url, interval_ms: config.intervalMs, temporality: config.temporality });
-  return new PeriodicExportingMetricReader({
+  return new OtlpReader(cardinalitySelector, {
     exporter,
     exportIntervalMillis: config.intervalMs,
     exportTimeoutMillis: timeoutMs,
     metricProducers: [new EndpointMetricsProducer(registry, config.temporality === Temporality.Cumulative ? 'cumulative' : 'delta')],
-    ...cardinality(limit),
   });
+}
+
+/**
+ * The stock periodic reader takes only fixed per-type limits; ours follow the instrument being
+ * created, exactly as the Prometheus reader's do, so OTLP and /metrics keep the same series.
+ */
+class OtlpReader extends PeriodicExportingMetricReader {
+  private readonly cardinalitySelector: () => number;
+
+  constructor(cardinalitySelector: () => number, options: ConstructorParameters<typeof PeriodicExportingMetricReader>[0]) {
+    super(options);
+    this.cardinalitySelector = cardinalitySelector;
+  }
+
+  override selectCardinalityLimit(): number {
+    return this.cardinalitySelector();
+  }
 }
 
 /**
@@ -152,7 +186,9 @@ function otlpReader(config: OtlpConfig, registry: EndpointRegistry, logger: Logg
  */
 function globalProvider(): ApiMeterProvider {
   const provider = otelApi.getMeterProvider();
-  if (provider.getMeter('dynamo-otel-probe').constructor.name === 'NoopMeter') {
+  // With no SDK registered the API hands out its one no-op meter (an identity, not a class name:
+  // names do not survive minifiers).
+  if (provider.getMeter('dynamo-otel-probe') === createNoopMeter()) {
     throw new DynamoError(
       ErrorCode.InvalidOption,
       "meterProvider: 'global', but no global MeterProvider is registered: register your SDK (metrics.setGlobalMeterProvider or NodeSDK.start()) before DistributedRuntime.create(), or pass the provider itself",

@@ -8,7 +8,7 @@
  * strings are built once per attribute set and cached, and long outputs yield to the event loop.
  */
 import { diag, type Attributes, type AttributeValue } from '@opentelemetry/api';
-import { DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { DataPointType, type DataPoint, type Histogram, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 
 /** Options of the Prometheus text rendering. */
 export interface PrometheusSerializerOptions {
@@ -22,11 +22,25 @@ export interface PrometheusSerializerOptions {
 
 export type PromType = 'counter' | 'gauge' | 'histogram';
 
-/** One metric family being rendered: its lines, in order, each ending in a newline. */
+/** One data point of a family, rendered when the family is written out. */
+interface Point {
+  /** Its own labels, rendered. */
+  readonly labels: string;
+  /** Its scope's `otel_scope_*` labels. */
+  readonly scoped: string;
+  /** Renders its sample lines with the label string it is given. */
+  readonly render: (labels: string) => string;
+}
+
+/** One metric family being rendered. */
 export interface Family {
   readonly type: PromType;
   readonly help: string;
-  readonly lines: string[];
+  readonly points: Point[];
+  /** Scopes seen, by the label strings their points carry: two scopes with one label set need scope labels. */
+  readonly owners: Map<string, string>;
+  /** Set when two scopes wrote the same label set: the family is written with `otel_scope_*` labels. */
+  scopeLabels: boolean;
 }
 
 export type Families = Map<string, Family>;
@@ -70,7 +84,7 @@ export class PrometheusSerializer {
   family(families: Families, name: string, type: PromType, help: string): Family | undefined {
     const family = families.get(name);
     if (family === undefined) {
-      const created = { type, help: help || name, lines: [] };
+      const created: Family = { type, help: help || name, points: [], owners: new Map(), scopeLabels: false };
       families.set(name, created);
       return created;
     }
@@ -116,7 +130,7 @@ async function* chunks(
   let sinceYield = 0;
 
   for (const { scope, metrics } of resourceMetrics.scopeMetrics) {
-    const scoped = withScopeLabels ? scopeLabels(scope.name, scope.version) : '';
+    const scoped = scopeLabels(scope.name, scope.version);
     for (const metric of metrics) {
       sinceYield += renderMetric(ctx, families, metric, scoped);
       if (sinceYield >= yieldEvery) {
@@ -139,7 +153,7 @@ async function* chunks(
   }
   for (const name of [...families.keys()].sort()) {
     const family = families.get(name)!;
-    yield `${first ? '' : '\n'}# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n${family.lines.join('')}`;
+    yield `${first ? '' : '\n'}# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n${familyLines(ctx, name, family, withScopeLabels)}`;
     first = false;
     const stream = streams.get(name);
     if (stream !== undefined) for await (const chunk of stream.chunks()) yield chunk;
@@ -174,32 +188,54 @@ function renderMetric(ctx: PrometheusSerializer, families: Map<string, Family>, 
   const family = ctx.family(families, name, type, descriptor.description);
   if (family === undefined) return 0;
 
-  const lines = family.lines;
-  if (metric.dataPointType === DataPointType.HISTOGRAM) {
-    for (const dp of metric.dataPoints) {
-      const labels = joinLabels(ctx.labels(dp.attributes), scopeLabels);
-      const prefix = labels === '' ? '' : `${labels},`;
-      const { boundaries, counts } = dp.value.buckets;
-      let cumulative = 0;
-      for (let i = 0; i < boundaries.length; i++) {
-        cumulative += counts[i] ?? 0;
-        lines.push(`${name}_bucket{${prefix}le="${formatNumber(boundaries[i]!)}"} ${formatNumber(cumulative)}\n`);
-      }
-      cumulative += counts[boundaries.length] ?? 0;
-      const braces = labels === '' ? '' : `{${labels}}`;
-      lines.push(
-        `${name}_bucket{${prefix}le="+Inf"} ${formatNumber(cumulative)}\n`,
-        `${name}_sum${braces} ${formatNumber(dp.value.sum ?? 0)}\n`,
-        `${name}_count${braces} ${formatNumber(cumulative)}\n`,
-      );
-    }
-  } else {
-    for (const dp of metric.dataPoints) {
-      const labels = joinLabels(ctx.labels(dp.attributes), scopeLabels);
-      lines.push(`${name}${labels === '' ? '' : `{${labels}}`} ${formatNumber(dp.value)}\n`);
-    }
+  for (const dp of metric.dataPoints) {
+    const labels = ctx.labels(dp.attributes);
+    const owner = family.owners.get(labels);
+    if (owner === undefined) family.owners.set(labels, scopeLabels);
+    else if (owner !== scopeLabels) family.scopeLabels = true;
+    const render =
+      metric.dataPointType === DataPointType.HISTOGRAM
+        ? (text: string) => histogramLines(name, text, (dp as DataPoint<Histogram>).value)
+        : (text: string) => `${name}${text === '' ? '' : `{${text}}`} ${formatNumber(dp.value as number)}\n`;
+    family.points.push({ labels, scoped: scopeLabels, render });
   }
   return metric.dataPoints.length;
+}
+
+function histogramLines(name: string, labels: string, value: Histogram): string {
+  const prefix = labels === '' ? '' : `${labels},`;
+  const { boundaries, counts } = value.buckets;
+  let out = '';
+  let cumulative = 0;
+  for (let i = 0; i < boundaries.length; i++) {
+    cumulative += counts[i] ?? 0;
+    out += `${name}_bucket{${prefix}le="${formatNumber(boundaries[i]!)}"} ${formatNumber(cumulative)}\n`;
+  }
+  cumulative += counts[boundaries.length] ?? 0;
+  const braces = labels === '' ? '' : `{${labels}}`;
+  return `${out}${name}_bucket{${prefix}le="+Inf"} ${formatNumber(cumulative)}\n${name}_sum${braces} ${formatNumber(value.sum ?? 0)}\n${name}_count${braces} ${formatNumber(cumulative)}\n`;
+}
+
+/**
+ * A family's sample lines: one per Prometheus series, never two. Scope labels are added when asked
+ * for, or when two scopes (meters) wrote the same label set — without them Prometheus would keep
+ * one of the two and drop the other without a word. A label set written twice by one scope (two
+ * attribute keys that sanitize to one label name) keeps its first point; the rest is reported once.
+ */
+function familyLines(ctx: PrometheusSerializer, name: string, family: Family, withScopeLabels: boolean): string {
+  const scoped = withScopeLabels || family.scopeLabels;
+  const seen = new Set<string>();
+  let out = '';
+  for (const point of family.points) {
+    const labels = scoped ? joinLabels(point.labels, point.scoped) : point.labels;
+    if (seen.has(labels)) {
+      ctx.warnOnce(`dup:${name}`, `Prometheus exposition: ${name} has two data points with the labels {${labels}}; the second is left out of /metrics`);
+      continue;
+    }
+    seen.add(labels);
+    out += point.render(labels);
+  }
+  return out;
 }
 
 export function joinLabels(a: string, b: string): string {
@@ -211,7 +247,8 @@ export function joinLabels(a: string, b: string): string {
 /**
  * `name="value",…` with names sanitized and sorted. Attribute keys that sanitize to the same
  * label name have their values joined with `;` (OpenTelemetry's Prometheus compatibility rule),
- * so a series never carries a duplicate label.
+ * so a series never carries a duplicate label. An empty value is no label at all, as Prometheus
+ * reads it.
  */
 export function renderLabels(attributes: Attributes): string {
   const merged = new Map<string, string>();
@@ -220,6 +257,7 @@ export function renderLabels(attributes: Attributes): string {
     if (raw === undefined || raw === null) continue;
     const label = sanitizeLabelName(key);
     const value = attributeToString(raw);
+    if (value === '') continue;
     const prior = merged.get(label);
     merged.set(label, prior === undefined ? value : `${prior};${value}`);
   }

@@ -136,7 +136,11 @@ export class DistributedRuntime {
     this.ctx = {
       logger: this.logger,
       pipeline: this.pipeline,
-      registry: new CustomMetricsRegistry(this.logger, cardinalityLimit),
+      registry: new CustomMetricsRegistry({
+        logger: this.logger,
+        cardinalityLimit,
+        withInstrumentLimit: (limit, create) => this.pipeline.withInstrumentLimit(limit, create),
+      }),
       durationBuckets: this.config.durationBuckets,
       endpoints,
       instanceId: this.instanceId,
