@@ -53,6 +53,8 @@ export interface DistributedRuntimeOptions {
   shutdownGraceMs?: number;
   /** Distinct label sets a custom metric keeps before the rest share an overflow series (`otel_metric_overflow="true"`). Default 2000. */
   cardinalityLimit?: number;
+  /** How long an observable metric's callback may take in one collection before that collection goes on without it, in ms. Default 5000. */
+  observableTimeoutMs?: number;
   /** A response stream whose reader has not acknowledged anything for this long is ended as abandoned, in ms. Default 60000. */
   streamStallTimeoutMs?: number;
   /**
@@ -139,6 +141,7 @@ export class DistributedRuntime {
       registry: new CustomMetricsRegistry({
         logger: this.logger,
         cardinalityLimit,
+        observeTimeoutMs: options.observableTimeoutMs ?? 5000,
         withInstrumentLimit: (limit, create) => this.pipeline.withInstrumentLimit(limit, create),
       }),
       durationBuckets: this.config.durationBuckets,
