@@ -50,7 +50,6 @@ export function guardCallback<S>(
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), timeoutMs);
-      timer.unref();
     });
     const settled = returned.then(
       () => {

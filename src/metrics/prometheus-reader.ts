@@ -110,7 +110,6 @@ async function settledResource(resource: Resource, waitMs: number): Promise<Reso
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, waitMs);
-    timer.unref();
   });
   await Promise.race([resource.waitForAsyncAttributes().catch(() => {}), timedOut]);
   clearTimeout(timer);
