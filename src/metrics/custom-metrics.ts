@@ -108,6 +108,8 @@ interface FamilySpec {
 export interface MetricsScope {
   readonly scopeName: string;
   readonly meter: Meter;
+  /** The same scope on the application's provider, when the runtime registers there too. */
+  readonly externalMeter?: Meter | undefined;
   readonly attributes: Attributes;
 }
 
@@ -146,6 +148,7 @@ export class CustomMetricsRegistry {
   private readonly cardinalityLimit: number;
   private readonly observeTimeoutMs: number;
   private readonly withInstrumentLimit: <T>(limit: number, create: () => T) => T;
+  private readonly externalCallbacks: Array<() => void> = [];
 
   constructor(options: CustomMetricsOptions) {
     this.logger = options.logger;
@@ -204,7 +207,9 @@ export class CustomMetricsRegistry {
     const otelOptions = { description: options.description, unit };
     // Room for every label set we keep plus our overflow series (and one spare: the SDK keeps
     // limit − 1 sets before its own overflow).
-    const instrument = this.withInstrumentLimit(limit + 2, () => this.build(kind, name, scope.meter, otelOptions, bind, buckets, callback));
+    const external = scope.externalMeter;
+    const meters = external === undefined ? [scope.meter] : [scope.meter, external];
+    const instrument = this.withInstrumentLimit(limit + 2, () => this.build(kind, name, meters, otelOptions, bind, buckets, callback));
     this.instruments.set(key, { kind, instrument });
     this.families.set(name, spec);
     if (type !== undefined) this.names.claim(name, type);
@@ -229,10 +234,19 @@ export class CustomMetricsRegistry {
     if (clash !== undefined) throw new DynamoError(ErrorCode.MetricConflict, `cannot create metric ${name}: ${clash}`);
   }
 
+  /**
+   * Takes every observable callback we put on the application's provider off it (the runtime
+   * shuts down). Synchronous instruments cannot be taken off; they stop receiving measurements.
+   */
+  unregisterExternal(): void {
+    for (const undo of this.externalCallbacks.splice(0)) undo();
+  }
+
+  /** Each measurement goes to the instrument on every meter (ours, and the application's if any). */
   private build(
     kind: MetricKind,
     name: string,
-    meter: Meter,
+    meters: readonly Meter[],
     otelOptions: { description: string; unit: string },
     bind: LabelBinder,
     buckets: number[] | undefined,
@@ -243,21 +257,21 @@ export class CustomMetricsRegistry {
       logger.once(`value:${name}:${why}`, 'warn', 'measurement dropped', { metric: name, value: String(value), reason: why });
     switch (kind) {
       case MetricKind.Counter: {
-        const counter = meter.createCounter(name, otelOptions);
-        const add = finite(badValue, bind, (v, a) => counter.add(v, a), true);
+        const add = finite(badValue, bind, fanOut(meters.map((m) => m.createCounter(name, otelOptions)), (c, v, a) => c.add(v, a)), true);
         return Object.freeze({ name, add: (value = 1, labels?: Labels) => add(value, labels) } satisfies Counter);
       }
       case MetricKind.UpDownCounter: {
-        const counter = meter.createUpDownCounter(name, otelOptions);
-        return Object.freeze({ name, add: finite(badValue, bind, (v, a) => counter.add(v, a)) } satisfies UpDownCounter);
+        const add = finite(badValue, bind, fanOut(meters.map((m) => m.createUpDownCounter(name, otelOptions)), (c, v, a) => c.add(v, a)));
+        return Object.freeze({ name, add } satisfies UpDownCounter);
       }
       case MetricKind.Gauge: {
-        const gauge = meter.createGauge(name, otelOptions);
-        return Object.freeze({ name, record: finite(badValue, bind, (v, a) => gauge.record(v, a)) } satisfies Gauge);
+        const record = finite(badValue, bind, fanOut(meters.map((m) => m.createGauge(name, otelOptions)), (g, v, a) => g.record(v, a)));
+        return Object.freeze({ name, record } satisfies Gauge);
       }
       case MetricKind.Histogram: {
-        const histogram = meter.createHistogram(name, buckets === undefined ? otelOptions : { ...otelOptions, advice: { explicitBucketBoundaries: buckets } });
-        return Object.freeze({ name, record: finite(badValue, bind, (v, a) => histogram.record(v, a)) } satisfies Histogram);
+        const histOptions = buckets === undefined ? otelOptions : { ...otelOptions, advice: { explicitBucketBoundaries: buckets } };
+        const record = finite(badValue, bind, fanOut(meters.map((m) => m.createHistogram(name, histOptions)), (h, v, a) => h.record(v, a)));
+        return Object.freeze({ name, record } satisfies Histogram);
       }
       case MetricKind.ObservableCounter:
       case MetricKind.ObservableUpDownCounter:
@@ -265,21 +279,33 @@ export class CustomMetricsRegistry {
         if (typeof callback !== 'function') {
           throw new DynamoError(ErrorCode.InvalidOption, `metric ${name}: an observable metric needs a callback function`);
         }
-        const observable =
-          kind === MetricKind.ObservableCounter
-            ? meter.createObservableCounter(name, otelOptions)
-            : kind === MetricKind.ObservableUpDownCounter
-              ? meter.createObservableUpDownCounter(name, otelOptions)
-              : meter.createObservableGauge(name, otelOptions);
-        observable.addCallback(
-          guardCallback(name, callback, (result: OtelObservableResult) => ({ observe: finite(badValue, bind, (v, a) => result.observe(v, a)) }), logger, this.observeTimeoutMs),
-        );
+        meters.forEach((meter, i) => {
+          const observable =
+            kind === MetricKind.ObservableCounter
+              ? meter.createObservableCounter(name, otelOptions)
+              : kind === MetricKind.ObservableUpDownCounter
+                ? meter.createObservableUpDownCounter(name, otelOptions)
+                : meter.createObservableGauge(name, otelOptions);
+          const guarded = guardCallback(name, callback, (result: OtelObservableResult) => ({ observe: finite(badValue, bind, (v, a) => result.observe(v, a)) }), logger, this.observeTimeoutMs);
+          observable.addCallback(guarded);
+          if (i > 0) this.externalCallbacks.push(() => observable.removeCallback(guarded));
+        });
         return Object.freeze({ name } satisfies Observable);
       }
       default:
         throw new DynamoError(ErrorCode.InvalidOption, `unknown metric kind ${String(kind)}`);
     }
   }
+}
+
+/** One sink for one instrument is a direct call: the common case pays for no loop. */
+function fanOut<I>(instruments: readonly I[], call: (instrument: I, value: number, attributes: Attributes) => void): (value: number, attributes: Attributes) => void {
+  const [only, twin] = instruments as [I, I | undefined];
+  if (twin === undefined) return (value, attributes) => call(only, value, attributes);
+  return (value, attributes) => {
+    call(only, value, attributes);
+    call(twin, value, attributes);
+  };
 }
 
 function finite(

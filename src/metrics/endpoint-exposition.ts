@@ -37,6 +37,7 @@ const SUM = 4;
 const ERRORS = 5;
 
 interface Snapshot {
+  readonly entries: EndpointRegistry['entries'];
   readonly count: number;
   readonly values: Float64Array;
   readonly offsets: Uint32Array;
@@ -47,8 +48,7 @@ type Line = (snap: Snapshot, i: number, rendered: Rendered) => string;
 export class EndpointExposition {
   private readonly registry: EndpointRegistry;
   private readonly withScopeLabels: boolean;
-  /** By registry index (the registry only grows). */
-  private readonly rendered: Rendered[] = [];
+  private readonly rendered = new WeakMap<EndpointRecorder, Rendered>();
   /** `le="…"}` fragments, shared by endpoints with the same buckets. */
   private readonly leCache = new Map<string, readonly string[]>();
 
@@ -98,18 +98,22 @@ export class EndpointExposition {
       values.set(r.errors, o + ERRORS);
       values.set(r.bucketCounts, o + ERRORS + r.errors.length);
     }
-    return { count, values, offsets };
+    return { entries, count, values, offsets };
   }
 
   private async *chunks(snap: Snapshot, line: Line): AsyncGenerator<string> {
-    const entries = this.registry.entries;
+    const entries = snap.entries;
     for (let start = 0; start < snap.count; start += CHUNK) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       let out = '';
       const end = Math.min(snap.count, start + CHUNK);
       for (let i = start; i < end; i++) {
         const { scope, recorder } = entries[i]!;
-        const rendered = (this.rendered[i] ??= this.prepare(recorder, this.withScopeLabels ? scopeLabels(scope.name, scope.version) : ''));
+        let rendered = this.rendered.get(recorder);
+        if (rendered === undefined) {
+          rendered = this.prepare(recorder, this.withScopeLabels ? scopeLabels(scope.name, scope.version) : '');
+          this.rendered.set(recorder, rendered);
+        }
         out += line(snap, i, rendered);
       }
       yield out;

@@ -28,11 +28,18 @@ interface Registered {
 
 /** The endpoints whose automatic metrics are exported, shared by every producer of a runtime. */
 export class EndpointRegistry {
-  readonly entries: Registered[] = [];
+  /** Replaced, never mutated: a collection that took it keeps a consistent list. */
+  entries: readonly Registered[] = [];
 
   /** Starts exporting `recorder` under `scope`; its series appear, at 0, from the next collection. */
   add(scope: InstrumentationScope, recorder: EndpointRecorder): void {
-    this.entries.push({ scope, recorder });
+    if (this.entries.some((e) => e.recorder === recorder)) return;
+    this.entries = [...this.entries, { scope, recorder }];
+  }
+
+  /** Stops exporting `recorder`: from the next collection on, no reader sees its series. */
+  remove(recorder: EndpointRecorder): void {
+    this.entries = this.entries.filter((e) => e.recorder !== recorder);
   }
 }
 
@@ -62,7 +69,7 @@ const COLLECT_CHUNK = 100;
 export class EndpointMetricsProducer implements MetricProducer {
   private readonly registry: EndpointRegistry;
   private readonly temporality: ProducerTemporality;
-  private readonly last = new Map<EndpointRecorder, Snapshot>();
+  private readonly last = new WeakMap<EndpointRecorder, Snapshot>();
 
   constructor(registry: EndpointRegistry, temporality: ProducerTemporality = 'cumulative') {
     this.registry = registry;

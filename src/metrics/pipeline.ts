@@ -1,20 +1,30 @@
 /**
- * The runtime's metrics pipeline: where instruments come from, how the endpoint metrics reach
- * readers, the Prometheus reader behind /metrics, and OTLP push.
+ * The runtime's metrics pipeline: where instruments come from, how the metrics reach readers, the
+ * Prometheus reader behind /metrics, OTLP push, and the lifecycle of all of it.
  *
- * Embedded (default): a fresh SDK `MeterProvider` with a resource naming the service and this
- * runtime instance; the endpoint metrics reach its readers through `EndpointMetricsProducer`s
- * (one per reader, in that reader's temporality): the hot path stays plain arithmetic.
+ * Home: the runtime always has its own SDK `MeterProvider` (resource: the service and this runtime
+ * instance). Custom metrics and uptime are its instruments; the endpoint metrics reach its readers
+ * through `EndpointMetricsProducer`s (the hot path stays plain arithmetic). /metrics renders its
+ * Prometheus reader, so /metrics works whatever else the application does with OpenTelemetry.
  *
- * External (the user's provider, or the global one): everything goes through the
- * `@opentelemetry/api`, so every reader the user configured gets it — counters and in-flight as
- * observable instruments reading the same plain numbers, the duration as a histogram recorded per
- * request (about a microsecond more per request: the SDK hashes the attribute set).
- * `prometheusReader` is then theirs to add to their provider.
+ * Readers of the application: `metricProducer` hands the same data to any `MetricReader`
+ * (`metricProducers: [runtime.metricProducer]`). A provider we can only reach through the API
+ * (`meterProvider`: the application's, or `'global'`, e.g. sdk-node configured from env) gets
+ * the endpoint metrics as observable instruments reading the same plain numbers plus a duration
+ * histogram recorded per request, and every custom metric as a twin instrument recorded alongside
+ * ours. Everything we register there is unregistered at shutdown, except what the API cannot
+ * unregister (synchronous instruments: see docs/otlp.md).
  */
 import { createNoopMeter, metrics as otelApi, type Meter, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type IMetricReader,
+  type MetricProducer,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
 import { Temporality, type OtlpConfig } from '../config/otlp-env.ts';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -26,71 +36,93 @@ import { EndpointExposition } from './endpoint-exposition.ts';
 import { UPTIME_NAMESPACE, Label, UptimeMetric } from './names.ts';
 import { createOtlpExporter, GuardedExporter } from './otlp-exporter.ts';
 import { PrometheusReader } from './prometheus-reader.ts';
+import { RuntimeMetricProducer } from './runtime-producer.ts';
+import { shapeScopes } from './scope-shape.ts';
 
 export interface MetricsPipelineOptions {
   /** Resource attributes (service.name, service.instance.id, OTEL_RESOURCE_ATTRIBUTES…). */
   resourceAttributes: Record<string, string>;
   withScopeLabels: boolean;
-  /** The user's provider, `'global'` for the one registered with `@opentelemetry/api`; absent: embedded SDK. */
+  /** The application's provider to register our metrics on, `'global'` for the one registered with `@opentelemetry/api`. Default none. */
   meterProvider?: ApiMeterProvider | 'global' | undefined;
-  /** The user's reader for /metrics (external provider only). */
+  /** A reader of the application's provider for /metrics to render instead of ours. Default none. */
   prometheusReader?: PrometheusReader | undefined;
-  /** The custom metrics' cardinality limit: the embedded readers keep one more series (the overflow). */
-  cardinalityLimit?: number;
-  /** OTLP push settings, for the embedded provider. */
+  /** OTLP push settings (from env), for the runtime's own provider when no `meterProvider` is given. */
   otlp?: OtlpConfig | undefined;
+  /** How long a stopped endpoint's series stay exported, with their last values, ms. Default 60000. */
+  stoppedRetentionMs?: number;
   logger: Logger;
   /** Where the uptime clock starts (`performance.now()` mark). */
   startMark: number;
 }
 
+interface Served {
+  readonly recorder: EndpointRecorder;
+  /** Undoes what the endpoint registered on the application's provider. */
+  unbridge: (() => void) | undefined;
+  retiring: NodeJS.Timeout | undefined;
+}
+
 export class MetricsPipeline {
   readonly registry = new EndpointRegistry();
   readonly prometheusReader: PrometheusReader;
+  /** The application's provider (or the global one), when given; else our own. */
   readonly meterProvider: ApiMeterProvider;
-  /** True when the user's (or the global) provider is used. */
+  /** True when the application's (or the global) provider is used. */
   readonly external: boolean;
-  private readonly embedded: MeterProvider | undefined;
+  /** Everything the runtime measures, for any reader: see runtime-producer.ts. */
+  readonly metricProducer: MetricProducer;
+  private readonly home: MeterProvider;
+  private readonly externalProvider: ApiMeterProvider | undefined;
+  private readonly logger: Logger;
+  private readonly retentionMs: number;
+  /** Scopes of endpoints that stopped serving, past their retention: no reader sees them. */
+  private readonly retired = new Set<string>();
+  private readonly served = new Map<string, Served>();
+  /** Undoes what the runtime itself (uptime) registered on the application's provider. */
+  private readonly unregister: Array<() => void> = [];
   /** The SDK limit our readers give the instrument being created (see `withInstrumentLimit`). */
   private instrumentLimit: number | undefined;
   private closed = false;
 
   constructor(options: MetricsPipelineOptions) {
     const resource = defaultResource().merge(resourceFromAttributes(options.resourceAttributes));
+    this.logger = options.logger;
+    this.retentionMs = options.stoppedRetentionMs ?? 60_000;
     this.external = options.meterProvider !== undefined;
     if (options.prometheusReader !== undefined && !this.external) {
       throw new DynamoError(ErrorCode.InvalidOption, 'prometheusReader is for use with your own meterProvider; the embedded one has its own');
     }
-    if (options.prometheusReader !== undefined) {
-      this.prometheusReader = options.prometheusReader;
-    } else {
-      this.prometheusReader = new PrometheusReader({ withScopeLabels: options.withScopeLabels, cardinalitySelector: this.selectCardinality });
-      // /metrics renders the endpoint metrics straight from the recorders (same numbers the
-      // producers give OTLP), so a scrape of thousands of endpoints builds no OTel objects.
-      if (!this.external) {
-        const exposition = new EndpointExposition(this.registry, options.withScopeLabels);
-        this.prometheusReader.addSource(() => exposition.families());
-      }
+    this.externalProvider = options.meterProvider === undefined ? undefined : options.meterProvider === 'global' ? globalProvider() : options.meterProvider;
+    const shape = (rm: ResourceMetrics): ResourceMetrics => shapeScopes(rm, this.retired);
+
+    const ours = new PrometheusReader({ withScopeLabels: options.withScopeLabels, cardinalitySelector: this.selectCardinality });
+    ours.shape = shape;
+    // /metrics renders the endpoint metrics straight from the recorders (the same numbers the
+    // producers give every other reader), so a scrape of thousands of endpoints builds no OTel objects.
+    const exposition = new EndpointExposition(this.registry, options.withScopeLabels);
+    ours.addSource(() => exposition.families());
+    const readers: IMetricReader[] = [ours];
+    if (options.otlp !== undefined) {
+      if (this.externalProvider === undefined) readers.push(otlpReader(options.otlp, this.registry, options.logger, this.selectCardinality, shape));
+      else options.logger.info('OTLP export is left to your MeterProvider (its readers, e.g. sdk-node configured by the same OTEL_* variables)');
     }
-    if (this.external && options.prometheusReader === undefined) {
-      options.logger.warn('with your own MeterProvider, /metrics needs a PrometheusReader you added to it: pass it as prometheusReader');
-    }
-    if (options.meterProvider === undefined) {
-      const readers: IMetricReader[] = [this.prometheusReader];
-      if (options.otlp !== undefined) readers.push(otlpReader(options.otlp, this.registry, options.logger, this.selectCardinality));
-      this.embedded = new MeterProvider({ resource, readers });
-      this.meterProvider = this.embedded;
-    } else {
-      this.embedded = undefined;
-      this.meterProvider = options.meterProvider === 'global' ? globalProvider() : options.meterProvider;
-      if (options.otlp !== undefined) {
-        options.logger.warn('OTLP environment variables are ignored with your own MeterProvider: configure its readers instead');
-      }
-    }
+    this.home = new MeterProvider({ resource, readers });
+    this.prometheusReader = options.prometheusReader ?? ours;
+    this.meterProvider = this.externalProvider ?? this.home;
+    const cumulative = new EndpointMetricsProducer(this.registry, 'cumulative');
+    this.metricProducer = new RuntimeMetricProducer([ours, { collect: () => cumulative.collect() }], shape, () => this.closed);
+
     const startMark = options.startMark;
-    this.meter('dynamo')
-      .createObservableGauge(UptimeMetric.name, { description: UptimeMetric.help, unit: UptimeMetric.unit })
-      .addCallback((result) => result.observe((performance.now() - startMark) / 1000, { [Label.Namespace]: UPTIME_NAMESPACE }));
+    const uptime = (meter: Meter): (() => void) => {
+      const gauge = meter.createObservableGauge(UptimeMetric.name, { description: UptimeMetric.help, unit: UptimeMetric.unit });
+      const callback = (result: { observe(value: number, attributes: Record<string, string>): void }): void =>
+        result.observe((performance.now() - startMark) / 1000, { [Label.Namespace]: UPTIME_NAMESPACE });
+      gauge.addCallback(callback);
+      return () => gauge.removeCallback(callback);
+    };
+    uptime(this.home.getMeter('dynamo', VERSION));
+    if (this.externalProvider !== undefined) this.unregister.push(uptime(this.externalProvider.getMeter('dynamo', VERSION)));
   }
 
   /**
@@ -111,48 +143,111 @@ export class MetricsPipeline {
   /** The SDK asks this when an instrument is created (not per measurement). */
   private readonly selectCardinality = (): number => this.instrumentLimit ?? SDK_DEFAULT_LIMIT;
 
+  /** The meter of a scope on the runtime's own provider. */
   meter(scopeName: string): Meter {
-    return this.meterProvider.getMeter(scopeName, VERSION);
+    return this.home.getMeter(scopeName, VERSION);
   }
 
-  /** An endpoint starts serving: its automatic metrics are exported from now on. */
-  addEndpoint(scopeName: string, recorder: EndpointRecorder, meter: () => Meter): void {
-    if (this.external) bridgeToApi(meter(), recorder);
-    else this.registry.add({ name: scopeName, version: VERSION }, recorder);
+  /** The meter of a scope on the application's provider, when one is given. */
+  externalMeter(scopeName: string): Meter | undefined {
+    return this.externalProvider?.getMeter(scopeName, VERSION);
+  }
+
+  /** An endpoint starts (or resumes) serving: its series are exported from the next collection. */
+  addEndpoint(scopeName: string, recorder: EndpointRecorder): void {
+    if (this.closed) return;
+    const prior = this.served.get(scopeName);
+    if (prior !== undefined) {
+      clearTimeout(prior.retiring);
+      prior.retiring = undefined;
+    }
+    this.retired.delete(scopeName);
+    this.registry.add({ name: scopeName, version: VERSION }, recorder);
+    if (prior?.unbridge === undefined) {
+      const external = this.externalMeter(scopeName);
+      const unbridge = external === undefined ? undefined : bridgeToApi(external, recorder);
+      this.served.set(scopeName, { recorder, unbridge, retiring: undefined });
+    }
+  }
+
+  /**
+   * An endpoint stopped serving: its series (automatic and custom) stay, with their last values,
+   * for the retention period — so every reader, pull or push, sees the final values — then leave
+   * every reader.
+   */
+  removeEndpoint(scopeName: string): void {
+    const served = this.served.get(scopeName);
+    if (served === undefined || served.retiring !== undefined || this.closed) return;
+    served.retiring = setTimeout(() => this.retire(scopeName), this.retentionMs);
+    served.retiring.unref();
+  }
+
+  private retire(scopeName: string): void {
+    const served = this.served.get(scopeName);
+    if (served === undefined) return;
+    this.served.delete(scopeName);
+    this.registry.remove(served.recorder);
+    this.retired.add(scopeName);
+    served.unbridge?.();
+    this.logger.debug('stopped endpoint retired from metrics', { scope: scopeName });
   }
 
   /** Renders /metrics in chunks. Throws (before the first chunk) when it cannot. */
   scrape(): AsyncGenerator<string> {
     if (this.closed) throw new DynamoError(ErrorCode.RuntimeClosed, 'the runtime is shutting down');
     if (!this.prometheusReader.bound) {
-      throw new DynamoError(ErrorCode.InvalidOption, 'the Prometheus reader is not part of any MeterProvider: add it to your provider\'s readers and pass it as prometheusReader');
+      throw new DynamoError(ErrorCode.InvalidOption, "the Prometheus reader is not part of any MeterProvider: add it to your provider's readers and pass it as prometheusReader");
     }
     return this.prometheusReader.scrapeChunks();
   }
 
-  /** Pushes what push readers (OTLP) hold; the Prometheus reader has nothing to flush. */
+  /** Pushes what our push readers (OTLP) hold; the Prometheus reader has nothing to flush. */
   async flush(): Promise<void> {
-    if (this.embedded !== undefined) await this.embedded.forceFlush();
+    await this.home.forceFlush();
   }
 
-  /** Flushes push readers one last time (the final OTLP export) and stops everything. */
+  /**
+   * Flushes our push readers one last time (the final OTLP export), then takes everything of ours
+   * off the application's provider: from now on its readers get none of our series.
+   */
   async shutdown(): Promise<void> {
     if (this.closed) return;
-    this.closed = true;
-    if (this.embedded !== undefined) await this.embedded.shutdown();
+    try {
+      await this.home.shutdown();
+    } finally {
+      this.closed = true;
+      for (const [scopeName, served] of this.served) {
+        clearTimeout(served.retiring);
+        served.unbridge?.();
+        this.retired.add(scopeName);
+      }
+      this.served.clear();
+      for (const undo of this.unregister.splice(0)) undo();
+    }
+  }
+
+  /** Whether the runtime has shut its metrics down. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 }
 
 /** The SDK's own default per instrument and reader, kept for instruments that are not ours. */
 const SDK_DEFAULT_LIMIT = 2000;
 
-function otlpReader(config: OtlpConfig, registry: EndpointRegistry, logger: Logger, cardinalitySelector: () => number): PeriodicExportingMetricReader {
+function otlpReader(
+  config: OtlpConfig,
+  registry: EndpointRegistry,
+  logger: Logger,
+  cardinalitySelector: () => number,
+  shape: (rm: ResourceMetrics) => ResourceMetrics,
+): PeriodicExportingMetricReader {
   let timeoutMs = config.timeoutMs;
   if (timeoutMs > config.intervalMs) {
     logger.warn('OTEL_METRIC_EXPORT_TIMEOUT is longer than OTEL_METRIC_EXPORT_INTERVAL; using the interval', { timeout_ms: timeoutMs, interval_ms: config.intervalMs });
     timeoutMs = config.intervalMs;
   }
-  const exporter = new GuardedExporter(createOtlpExporter({ ...config, timeoutMs }), logger, config.url);
+  const exporter = shapedExporter(new GuardedExporter(createOtlpExporter({ ...config, timeoutMs }), logger, config.url), shape);
   logger.info('OTLP metrics export on', { protocol: config.protocol, url: config.url, interval_ms: config.intervalMs, temporality: config.temporality });
   return new OtlpReader(cardinalitySelector, {
     exporter,
@@ -160,6 +255,17 @@ function otlpReader(config: OtlpConfig, registry: EndpointRegistry, logger: Logg
     exportTimeoutMillis: timeoutMs,
     metricProducers: [new EndpointMetricsProducer(registry, config.temporality === Temporality.Cumulative ? 'cumulative' : 'delta')],
   });
+}
+
+/** The exporter, handed one `ScopeMetrics` per scope and nothing of retired endpoints. */
+function shapedExporter(inner: PushMetricExporter, shape: (rm: ResourceMetrics) => ResourceMetrics): PushMetricExporter {
+  return {
+    export: (metrics, resultCallback) => inner.export(shape(metrics), resultCallback),
+    forceFlush: () => inner.forceFlush(),
+    shutdown: () => inner.shutdown(),
+    ...(inner.selectAggregationTemporality === undefined ? {} : { selectAggregationTemporality: inner.selectAggregationTemporality.bind(inner) }),
+    ...(inner.selectAggregation === undefined ? {} : { selectAggregation: inner.selectAggregation.bind(inner) }),
+  };
 }
 
 /**

@@ -79,8 +79,9 @@ export class PrometheusReader extends MetricReader {
   }
 
   private async collectOnce(): Promise<Collected> {
-    const { resourceMetrics, errors } = await this.collect();
-    for (const error of errors) this.onCollectError(error);
+    const collected = await this.collect();
+    for (const error of collected.errors) this.onCollectError(error);
+    const resourceMetrics = this.shape(collected.resourceMetrics);
     const resource = await settledResource(resourceMetrics.resource, this.resourceWaitMs);
     const streamed = this.sources.flatMap((source) => source());
     return { resourceMetrics: resource === resourceMetrics.resource ? resourceMetrics : { ...resourceMetrics, resource }, streamed };
@@ -90,6 +91,9 @@ export class PrometheusReader extends MetricReader {
   addSource(source: () => StreamedFamily[]): void {
     this.sources.push(source);
   }
+
+  /** @internal The last step of every collection (the runtime merges scopes and drops retired endpoints). */
+  shape: (resourceMetrics: ResourceMetrics) => ResourceMetrics = (resourceMetrics) => resourceMetrics;
 
   /** Where collection errors go; the runtime points it at its logger. */
   onCollectError: (error: unknown) => void = () => {};

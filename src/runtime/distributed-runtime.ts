@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { MeterProvider } from '@opentelemetry/api';
+import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import { resolveConfig, type ResolvedConfig, type SystemServerOptions } from '../config/runtime-config.ts';
 import type { Env } from '../config/env.ts';
 import { DynamoError, ErrorCode } from '../errors.ts';
@@ -53,6 +54,8 @@ export interface DistributedRuntimeOptions {
   shutdownGraceMs?: number;
   /** Distinct label sets a custom metric keeps before the rest share an overflow series (`otel_metric_overflow="true"`). Default 2000. */
   cardinalityLimit?: number;
+  /** How long a stopped endpoint's series stay exported with their last values before they leave every reader, in ms. Default 60000. */
+  stoppedEndpointRetentionMs?: number;
   /** How long an observable metric's callback may take in one collection before that collection goes on without it, in ms. Default 5000. */
   observableTimeoutMs?: number;
   /** A response stream whose reader has not acknowledged anything for this long is ended as abandoned, in ms. Default 60000. */
@@ -129,7 +132,7 @@ export class DistributedRuntime {
       meterProvider: options.meterProvider,
       otlp: this.config.otlp,
       prometheusReader: options.prometheusReader,
-      cardinalityLimit,
+      ...(options.stoppedEndpointRetentionMs === undefined ? {} : { stoppedRetentionMs: options.stoppedEndpointRetentionMs }),
       logger: this.logger,
       startMark: this.startMark,
     });
@@ -229,6 +232,16 @@ export class DistributedRuntime {
     return this.pipeline.meterProvider;
   }
 
+  /**
+   * Everything this runtime measures as an OpenTelemetry `MetricProducer`, for readers of yours:
+   * `new PeriodicExportingMetricReader({ exporter, metricProducers: [runtime.metricProducer] })`,
+   * or the stock `PrometheusExporter({ metricProducers: [...] })`. One `ScopeMetrics` per endpoint,
+   * cumulative; empty once the runtime is shut down. See docs/otlp.md.
+   */
+  get metricProducer(): MetricProducer {
+    return this.pipeline.metricProducer;
+  }
+
   /** The reader behind /metrics: the embedded one, or the `prometheusReader` you passed with your own provider. */
   get prometheusReader(): PrometheusReader {
     return this.pipeline.prometheusReader;
@@ -271,6 +284,7 @@ export class DistributedRuntime {
     this.responder?.stop();
     // One final export (OTLP) happens here; /metrics answers 503 for the moments left.
     await this.pipeline.shutdown().catch((err: unknown) => this.logger.warn('final metrics flush failed', { error: err }));
+    this.ctx.registry.unregisterExternal();
     await this.transport?.close();
     await this.statusServer?.close();
     this.statusServer = undefined;

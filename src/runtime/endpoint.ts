@@ -92,14 +92,17 @@ export class Endpoint extends MetricsNode {
 
   /**
    * Marks the endpoint serving (or not). The first time, its automatic series start being
-   * exported — all six `error_type` series at 0 — so `rate()` works from the first scrape.
+   * exported — all six `error_type` series at 0 — so `rate()` works from the first scrape. When it
+   * stops, its series (automatic and custom) stay for the retention period, then leave every
+   * reader; serving again brings them back, counting on.
    */
   setServing(serving: boolean): void {
     if (serving && !this.metricsStarted) {
       this.metricsStarted = true;
       this.recorder.startTime = hrTime();
-      this.ctx.pipeline.addEndpoint(this.scopeName, this.recorder, () => this.meter);
     }
+    if (serving) this.ctx.pipeline.addEndpoint(this.scopeName, this.recorder);
+    else if (this.servingState) this.ctx.pipeline.removeEndpoint(this.scopeName);
     this.servingState = serving;
   }
 

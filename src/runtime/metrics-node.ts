@@ -80,6 +80,9 @@ export abstract class MetricsNode {
       get meter() {
         return node.meter;
       },
+      get externalMeter() {
+        return node.ctx.pipeline.externalMeter(node.scopeName);
+      },
       attributes: this.attributes,
     };
     return this.ctx.registry.create(kind, scope, options, callback);

@@ -7,6 +7,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { DistributedRuntime, DynamoError, ErrorCode, PrometheusReader } from '../../src/index.ts';
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
+import { captureLogs } from '../helpers/runtime.ts';
 import { promtoolCheck } from '../helpers/tools.ts';
 
 const L = { dynamo_namespace: 'ns', dynamo_component: 'comp', dynamo_endpoint: 'echo' };
@@ -149,13 +150,124 @@ describe("the user's own MeterProvider", () => {
     }
   });
 
-  it('/metrics answers 503 naming the fix when the provider is the user\'s and no reader of it was passed', async () => {
-    const provider = new MeterProvider();
-    const runtime = await DistributedRuntime.create({ env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '127.0.0.1' }, nats: false, meterProvider: provider, handleSignals: false, logSink: () => {} });
-    const res = await fetch(`http://127.0.0.1:${runtime.systemPort}/metrics`);
-    assert.equal(res.status, 503);
-    assert.match(await res.text(), /add it to your provider's readers and pass it as prometheusReader/);
-    await runtime.shutdown();
+  it("/metrics serves our own collection (200, exact values, no error logged) when the provider is the user's and no reader of it was passed", async () => {
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const periodic = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+    const provider = new MeterProvider({ readers: [periodic] });
+    const logs = captureLogs();
+    const runtime = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url, DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '127.0.0.1' }, meterProvider: provider, handleSignals: false, logSink: logs.sink });
+    try {
+      const ep = runtime.namespace('ns').component('comp').endpoint('echo');
+      const processed = ep.createCounter({ name: 'bytes_processed', description: 'processed', labelNames: ['kind'] });
+      await ep.serve((req: string) => {
+        processed.add(req.length, { kind: 'text' });
+        return req;
+      });
+      const client = await ep.client();
+      await client.waitForInstances();
+      for (const r of ['a', 'bb']) await client.generate(r).collect();
+      await client.close();
+      const res = await fetch(`http://127.0.0.1:${runtime.systemPort}/metrics`);
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      assert.equal(promtoolCheck(text).status, 0, promtoolCheck(text).output);
+      const f = parseExposition(text);
+      assert.equal(sampleValue(f, 'dynamo_component_requests_total', 'dynamo_component_requests_total', L), 2);
+      assert.equal(sampleValue(f, 'dynamo_component_bytes_processed_total', 'dynamo_component_bytes_processed_total', { ...L, kind: 'text' }), 3);
+      // …and the user's exporter has the same numbers, through their provider.
+      await periodic.forceFlush();
+      const exported = exporter.getMetrics().at(-1)!.scopeMetrics.flatMap((s) => s.metrics);
+      assert.equal(find(exported, 'dynamo_component_requests_total', L).value, 2);
+      assert.equal(find(exported, 'dynamo_component_bytes_processed_total', { ...L, kind: 'text' }).value, 3);
+      assert.deepEqual(logs.lines.filter((l) => l['level'] === 'error' || l['level'] === 'warn'), []);
+    } finally {
+      await runtime.shutdown();
+      await provider.shutdown();
+    }
     assert.throws(() => new DistributedRuntime({ env: {}, nats: false, prometheusReader: new PrometheusReader() }), (e: unknown) => e instanceof DynamoError && e.code === ErrorCode.InvalidOption);
+  });
+
+  it("runtime.metricProducer feeds the user's periodic reader: exact values, one ScopeMetrics per endpoint, none of our series after shutdown", async () => {
+    const runtime = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url }, handleSignals: false, logSink: () => {} });
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const periodic = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000, metricProducers: [runtime.metricProducer] });
+    const provider = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'users-app' }), readers: [periodic] });
+    provider.getMeter('users-lib').createCounter('users_jobs_total').add(7);
+    try {
+      const ep = runtime.namespace('ns').component('comp').endpoint('echo');
+      const processed = ep.createCounter({ name: 'bytes_processed', description: 'processed' });
+      await ep.serve((req: string) => {
+        processed.add(req.length);
+        return req;
+      });
+      const client = await ep.client();
+      await client.waitForInstances();
+      for (const r of ['a', 'bb', 'ccc']) await client.generate(r).collect();
+      await client.close();
+      await periodic.forceFlush();
+      const scopes = exporter.getMetrics().at(-1)!.scopeMetrics;
+      const ours = scopes.filter((s) => s.scope.name === 'dynamo/ns/comp/echo');
+      assert.equal(ours.length, 1, 'automatic and custom metrics of one endpoint share one ScopeMetrics');
+      const names = ours[0]!.metrics.map((m) => m.descriptor.name).sort();
+      assert.deepEqual(names, [
+        'dynamo_component_bytes_processed_total',
+        'dynamo_component_errors_total',
+        'dynamo_component_inflight_requests',
+        'dynamo_component_request_bytes_total',
+        'dynamo_component_request_duration_seconds',
+        'dynamo_component_requests_total',
+        'dynamo_component_response_bytes_total',
+      ]);
+      const all = scopes.flatMap((s) => s.metrics);
+      assert.equal(find(all, 'dynamo_component_requests_total', L).value, 3);
+      assert.equal(find(all, 'dynamo_component_bytes_processed_total', L).value, 6);
+      assert.equal((find(all, 'dynamo_component_request_duration_seconds', L).value as { count: number }).count, 3);
+      assert.equal(find(all, 'users_jobs_total', {}).value, 7);
+      assert.ok(all.some((m) => m.descriptor.name === 'uptime_seconds'));
+
+      await runtime.shutdown();
+      exporter.reset();
+      await periodic.forceFlush();
+      const after = exporter.getMetrics().at(-1)!.scopeMetrics;
+      assert.deepEqual(after.map((s) => s.scope.name), ['users-lib'], 'only the user\'s own metrics remain');
+    } finally {
+      await runtime.shutdown();
+      await provider.shutdown();
+    }
+  });
+
+  it("with meterProvider, shutdown unregisters every callback of ours: the user's provider keeps our series frozen, never growing or piling up", async () => {
+    const userReader = new UserReader();
+    const provider = new MeterProvider({ readers: [userReader] });
+    const collect = async () => (await userReader.collect()).resourceMetrics.scopeMetrics.flatMap((s) => s.metrics);
+    const uptime = (all: MetricData[]) => (all.find((m) => m.descriptor.name === 'uptime_seconds')!.dataPoints as Array<{ value: number }>).map((p) => p.value);
+    let observed = 0;
+    for (let round = 0; round < 2; round++) {
+      const runtime = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url }, meterProvider: provider, handleSignals: false, logSink: () => {} });
+      const ep = runtime.namespace('ns').component('comp').endpoint('echo');
+      ep.createObservableGauge({ name: 'kv_usage', description: 'kv' }, (r) => {
+        observed++;
+        r.observe(0.5);
+      });
+      await ep.serve((req: string) => req);
+      const client = await ep.client();
+      await client.waitForInstances();
+      await client.generate('abcd').collect();
+      await client.close();
+      observed = 0;
+      await collect();
+      assert.equal(observed, 1, 'one callback per live runtime, none left from the one before');
+      await runtime.shutdown();
+    }
+    const first = await collect();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = await collect();
+    assert.equal(observed, 1, 'no callback of ours runs after shutdown');
+    // The SDK keeps reporting a cumulative series it once saw (it has no API to drop one): the
+    // values stay as they were at shutdown. docs/otlp.md says so; metricProducer has no such residue.
+    assert.deepEqual(uptime(second), uptime(first));
+    assert.equal(uptime(first).length, 1);
+    assert.equal(find(second, 'dynamo_component_requests_total', L).value, 1);
+    await provider.shutdown();
   });
 });

@@ -51,7 +51,7 @@ describe('regression: the overflow series of a custom metric keeps its node labe
 
       // The data model OTLP serializes: OpenTelemetry's boolean attribute.
       const { resourceMetrics } = await rt.prometheusReader.collect();
-      const points = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).filter((m) => m.descriptor.name === 'dynamo_component_hits_total').flatMap((m) => m.dataPoints);
+      const points = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).filter((m) => m.descriptor.name === 'dynamo_component_hits_total').flatMap((m) => m.dataPoints as Array<{ attributes: Record<string, unknown> }>);
       assert.deepEqual(points.filter((p) => 'otel.metric.overflow' in p.attributes).map((p) => p.attributes['otel.metric.overflow']), [true, true]);
 
       // OTLP on the wire: the same series, point for point.
