@@ -104,8 +104,14 @@ export class MetricsPipeline {
     ours.addSource(() => exposition.families());
     const readers: IMetricReader[] = [ours];
     if (options.otlp !== undefined) {
-      if (this.externalProvider === undefined) readers.push(otlpReader(options.otlp, this.registry, options.logger, this.selectCardinality, shape));
-      else options.logger.info('OTLP export is left to your MeterProvider (its readers, e.g. sdk-node configured by the same OTEL_* variables)');
+      if (this.externalProvider !== undefined) {
+        options.logger.info('OTLP export is left to your MeterProvider (its readers, e.g. sdk-node configured by the same OTEL_* variables)');
+      } else {
+        if (globalRegistered()) {
+          options.logger.warn("a global MeterProvider is registered (e.g. sdk-node) and OTLP is configured: this runtime starts a second OTLP pipeline with its own resource; pass meterProvider: 'global' to use that one");
+        }
+        readers.push(otlpReader(options.otlp, this.registry, options.logger, this.selectCardinality, shape));
+      }
     }
     this.home = new MeterProvider({ resource, readers });
     this.prometheusReader = options.prometheusReader ?? ours;
@@ -292,13 +298,16 @@ class OtlpReader extends PeriodicExportingMetricReader {
  */
 function globalProvider(): ApiMeterProvider {
   const provider = otelApi.getMeterProvider();
-  // With no SDK registered the API hands out its one no-op meter (an identity, not a class name:
-  // names do not survive minifiers).
-  if (provider.getMeter('dynamo-otel-probe') === createNoopMeter()) {
+  if (!globalRegistered()) {
     throw new DynamoError(
       ErrorCode.InvalidOption,
       "meterProvider: 'global', but no global MeterProvider is registered: register your SDK (metrics.setGlobalMeterProvider or NodeSDK.start()) before DistributedRuntime.create(), or pass the provider itself",
     );
   }
   return provider;
+}
+
+/** With no SDK registered the API hands out its one no-op meter: an identity, not a class name (names do not survive minifiers). */
+function globalRegistered(): boolean {
+  return otelApi.getMeterProvider().getMeter('dynamo-otel-probe') !== createNoopMeter();
 }

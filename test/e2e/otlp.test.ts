@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { metrics } from '@opentelemetry/api';
+import { NodeSDK } from '@opentelemetry/sdk-node';
 import { DistributedRuntime, EndpointMetric, ERROR_TYPES, type RequestContext } from '../../src/index.ts';
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
+import { captureLogs } from '../helpers/runtime.ts';
 import { exportedValue, startGrpcReceiver, startHttpReceiver, type Receiver } from '../helpers/otlp-receiver.ts';
 
 const L = { dynamo_namespace: 'ns', dynamo_component: 'comp', dynamo_endpoint: 'echo' };
@@ -106,6 +109,73 @@ describe('OTLP push to a receiver on loopback', () => {
       }
     } finally {
       await rt.shutdown();
+      await receiver.stop();
+    }
+  });
+
+  it('zero-code: sdk-node configured only by env ships our metrics over OTLP, and /metrics still answers 200 with exact values', async () => {
+    const receiver = await startHttpReceiver();
+    const env = {
+      OTEL_METRICS_EXPORTER: 'otlp',
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_LOGS_EXPORTER: 'none',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${receiver.url}/v1/metrics`,
+      OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+      OTEL_METRIC_EXPORT_INTERVAL: '600000',
+      OTEL_SERVICE_NAME: 'zero-code-app',
+    };
+    // What `node --import @opentelemetry/auto-instrumentations-node/register` does: an sdk-node
+    // built from the environment alone, started before the application.
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    const sdk = new NodeSDK({ instrumentations: [] });
+    sdk.start();
+    Object.assign(process.env, saved);
+    for (const key of Object.keys(env)) if (!(key in saved)) delete process.env[key];
+    const logs = captureLogs();
+    const runtime = await DistributedRuntime.create({
+      env: { ...env, NATS_SERVER: nats.url, DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '127.0.0.1' },
+      meterProvider: 'global',
+      handleSignals: false,
+      logSink: logs.sink,
+    });
+    try {
+      const ep = runtime.namespace('ns').component('comp').endpoint('echo');
+      const processed = ep.createCounter({ name: 'bytes_processed', description: 'processed', unit: 'By' });
+      await ep.serve((req: string) => {
+        processed.add(req.length);
+        return req;
+      });
+      const client = await ep.client();
+      await client.waitForInstances();
+      for (const text of ['hello', 'world!']) await client.generate(text).collect();
+      await client.close();
+
+      const res = await fetch(`http://127.0.0.1:${runtime.systemPort}/metrics`);
+      assert.equal(res.status, 200);
+      const families = parseExposition(await res.text());
+      assert.equal(sampleValue(families, 'dynamo_component_requests_total', 'dynamo_component_requests_total', L), 2);
+      assert.equal(sampleValue(families, 'dynamo_component_bytes_processed_total', 'dynamo_component_bytes_processed_total', L), 11);
+
+      await (metrics.getMeterProvider() as unknown as { forceFlush(): Promise<void> }).forceFlush();
+      const exp = receiver.exports.at(-1)!;
+      assert.equal(exp.resource['service.name'], 'zero-code-app');
+      assert.equal(exportedValue(exp, 'dynamo_component_requests_total', L).value, 2);
+      assert.equal(exportedValue(exp, 'dynamo_component_bytes_processed_total', L).value, 11);
+      assert.equal(exportedValue(exp, 'dynamo_component_request_duration_seconds', L).count, 2);
+      assert.deepEqual(logs.lines.filter((l) => l['level'] === 'warn' || l['level'] === 'error'), []);
+
+      // Forgetting meterProvider: 'global' is no longer silent.
+      const second = captureLogs();
+      const forgot = await DistributedRuntime.create({ env, nats: false, handleSignals: false, logSink: second.sink });
+      await forgot.shutdown();
+      assert.deepEqual(second.lines.filter((l) => l['level'] === 'warn').map((l) => l['msg']), [
+        "a global MeterProvider is registered (e.g. sdk-node) and OTLP is configured: this runtime starts a second OTLP pipeline with its own resource; pass meterProvider: 'global' to use that one",
+      ]);
+    } finally {
+      await runtime.shutdown();
+      await sdk.shutdown();
+      metrics.disable();
       await receiver.stop();
     }
   });
