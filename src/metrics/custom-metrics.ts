@@ -10,7 +10,7 @@ import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { EndpointMetric, METRIC_PREFIX, RESERVED_LABELS, UptimeMetric } from './names.ts';
 import { validateBuckets } from './buckets.ts';
-import { FamilyNames, type FamilyType } from './family-names.ts';
+import { FamilyNames, misleadingSuffix, type FamilyType } from './family-names.ts';
 import { labelBinder, type LabelBinder, type Labels } from './label-binder.ts';
 import { guardCallback } from './observe-guard.ts';
 
@@ -192,6 +192,13 @@ export class CustomMetricsRegistry {
       throw new DynamoError(
         ErrorCode.MetricConflict,
         `cannot create metric ${name}: its exposition would use the name ${clash.on}, which belongs to the metric ${clash.family}`,
+      );
+    }
+    const suffix = type === undefined ? undefined : misleadingSuffix(name, type);
+    if (suffix !== undefined) {
+      throw new DynamoError(
+        ErrorCode.InvalidMetricName,
+        `metric name ${name} ends in ${suffix}, which Prometheus reserves for the samples of another metric type; choose a name without it`,
       );
     }
 

@@ -37,6 +37,19 @@ export function occupiedNames(name: string, type: FamilyType): string[] {
   return [...new Set(names)];
 }
 
+/**
+ * The suffix of `name` that would make Prometheus tooling read a family of `type` as something
+ * else (promtool rejects these: a gauge `x_sum`, a histogram `x_total`), if any. Counters get
+ * `_total` appended, so only their part before it is checked.
+ */
+export function misleadingSuffix(name: string, type: FamilyType): string | undefined {
+  const stem = type === 'counter' && name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
+  for (const suffix of RESERVED_SUFFIXES) {
+    if (stem.endsWith(suffix) && stem.length > suffix.length) return suffix;
+  }
+  return undefined;
+}
+
 /** Who occupies which name; one per runtime. */
 export class FamilyNames {
   private readonly owners = new Map<string, string>();
