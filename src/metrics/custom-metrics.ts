@@ -8,7 +8,7 @@
 import type { Attributes, Meter, ObservableResult as OtelObservableResult } from '@opentelemetry/api';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import { EndpointMetric, METRIC_PREFIX, RESERVED_LABELS, UptimeMetric } from './names.ts';
+import { AUTOMATIC_METRICS, AutomaticType, METRIC_PREFIX, RESERVED_LABELS, UptimeMetric, type AutomaticMetric } from './names.ts';
 import { validateBuckets } from './buckets.ts';
 import { FamilyNames, misleadingSuffix, type FamilyType } from './family-names.ts';
 import { labelBinder, type LabelBinder, type Labels } from './label-binder.ts';
@@ -156,12 +156,7 @@ export class CustomMetricsRegistry {
     this.observeTimeoutMs = options.observeTimeoutMs ?? 5000;
     this.withInstrumentLimit = options.withInstrumentLimit ?? ((_limit, create) => create());
     const automatic: Array<[{ name: string; help: string; unit: string }, FamilyType]> = [
-      [EndpointMetric.requests, 'counter'],
-      [EndpointMetric.requestBytes, 'counter'],
-      [EndpointMetric.responseBytes, 'counter'],
-      [EndpointMetric.errors, 'counter'],
-      [EndpointMetric.duration, 'histogram'],
-      [EndpointMetric.inflight, 'gauge'],
+      ...AUTOMATIC_METRICS.map((m): [AutomaticMetric, FamilyType] => [m, m.type === AutomaticType.Histogram ? 'histogram' : m.type === AutomaticType.Counter ? 'counter' : 'gauge']),
       [UptimeMetric, 'gauge'],
       [{ name: 'target_info', help: 'Target metadata', unit: '' }, 'gauge'],
     ];

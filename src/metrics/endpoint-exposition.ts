@@ -12,7 +12,7 @@
  */
 import type { EndpointRegistry } from './endpoint-producer.ts';
 import type { EndpointRecorder } from './endpoint-recorder.ts';
-import { EndpointMetric, type MetricSpec } from './names.ts';
+import { AUTOMATIC_METRICS, AutomaticType, type AutomaticMetric, type MetricSpec } from './names.ts';
 import { formatNumber, joinLabels, renderLabels, scopeLabels, type PromType, type StreamedFamily } from './prometheus-serializer.ts';
 
 interface Rendered {
@@ -28,13 +28,11 @@ interface Rendered {
 /** Endpoints per chunk: between chunks the event loop gets a turn. */
 const CHUNK = 200;
 
-// Snapshot layout per endpoint, from its offset: the scalars, then errors, then buckets.
-const REQUESTS = 0;
-const REQUEST_BYTES = 1;
-const RESPONSE_BYTES = 2;
-const INFLIGHT = 3;
-const SUM = 4;
-const ERRORS = 5;
+// Snapshot layout per endpoint, from its offset: the scalars (each automatic metric's `read`, in
+// table order), the duration sum, then errors, then buckets.
+const SCALARS: readonly AutomaticMetric[] = AUTOMATIC_METRICS.filter((m) => m.read !== undefined);
+const SUM = SCALARS.length;
+const ERRORS = SUM + 1;
 
 interface Snapshot {
   readonly entries: EndpointRegistry['entries'];
@@ -68,14 +66,13 @@ export class EndpointExposition {
       help: spec.help,
       chunks: () => this.chunks(snap, line),
     });
-    return [
-      family(EndpointMetric.requests, 'counter', (s, i, r) => `${EndpointMetric.requests.name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + REQUESTS]!)}\n`),
-      family(EndpointMetric.requestBytes, 'counter', (s, i, r) => `${EndpointMetric.requestBytes.name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + REQUEST_BYTES]!)}\n`),
-      family(EndpointMetric.responseBytes, 'counter', (s, i, r) => `${EndpointMetric.responseBytes.name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + RESPONSE_BYTES]!)}\n`),
-      family(EndpointMetric.errors, 'counter', errorLines),
-      family(EndpointMetric.duration, 'histogram', histogramLines),
-      family(EndpointMetric.inflight, 'gauge', (s, i, r) => `${EndpointMetric.inflight.name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + INFLIGHT]!)}\n`),
-    ];
+    return AUTOMATIC_METRICS.map((metric) => {
+      if (metric.type === AutomaticType.Histogram) return family(metric, 'histogram', histogramLines(metric.name));
+      if (metric.perErrorType === true) return family(metric, 'counter', errorLines(metric.name));
+      const slot = SCALARS.indexOf(metric);
+      const name = metric.name;
+      return family(metric, metric.type === AutomaticType.Counter ? 'counter' : 'gauge', (s, i, r) => `${name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + slot]!)}\n`);
+    });
   }
 
   private snapshot(): Snapshot {
@@ -90,10 +87,7 @@ export class EndpointExposition {
     for (let i = 0; i < count; i++) {
       const r = entries[i]!.recorder;
       const o = offsets[i]!;
-      values[o + REQUESTS] = r.requests;
-      values[o + REQUEST_BYTES] = r.requestBytes;
-      values[o + RESPONSE_BYTES] = r.responseBytes;
-      values[o + INFLIGHT] = r.inflight;
+      for (let k = 0; k < SCALARS.length; k++) values[o + k] = SCALARS[k]!.read!(r);
       values[o + SUM] = r.durationSum;
       values.set(r.errors, o + ERRORS);
       values.set(r.bucketCounts, o + ERRORS + r.errors.length);
@@ -137,25 +131,27 @@ export class EndpointExposition {
   }
 }
 
-const ERRORS_NAME = EndpointMetric.errors.name;
-const BUCKET = `${EndpointMetric.duration.name}_bucket`;
-const SUM_NAME = `${EndpointMetric.duration.name}_sum`;
-const COUNT_NAME = `${EndpointMetric.duration.name}_count`;
-
-function errorLines(s: Snapshot, i: number, r: Rendered): string {
-  const o = s.offsets[i]! + ERRORS;
-  let out = '';
-  for (let k = 0; k < r.errors.length; k++) out += `${ERRORS_NAME}${r.errors[k]} ${formatNumber(s.values[o + k]!)}\n`;
-  return out;
+function errorLines(name: string): Line {
+  return (s, i, r) => {
+    const o = s.offsets[i]! + ERRORS;
+    let out = '';
+    for (let k = 0; k < r.errors.length; k++) out += `${name}${r.errors[k]} ${formatNumber(s.values[o + k]!)}\n`;
+    return out;
+  };
 }
 
-function histogramLines(s: Snapshot, i: number, r: Rendered): string {
-  const o = s.offsets[i]! + ERRORS + r.errors.length;
-  let out = '';
-  let cumulative = 0;
-  for (let k = 0; k < r.le.length; k++) {
-    cumulative += s.values[o + k]!;
-    out += `${BUCKET}${r.open}${r.le[k]} ${formatNumber(cumulative)}\n`;
-  }
-  return `${out}${SUM_NAME}${r.braces} ${formatNumber(s.values[s.offsets[i]! + SUM]!)}\n${COUNT_NAME}${r.braces} ${formatNumber(cumulative)}\n`;
+function histogramLines(name: string): Line {
+  const bucket = `${name}_bucket`;
+  const sum = `${name}_sum`;
+  const count = `${name}_count`;
+  return (s, i, r) => {
+    const o = s.offsets[i]! + ERRORS + r.errors.length;
+    let out = '';
+    let cumulative = 0;
+    for (let k = 0; k < r.le.length; k++) {
+      cumulative += s.values[o + k]!;
+      out += `${bucket}${r.open}${r.le[k]} ${formatNumber(cumulative)}\n`;
+    }
+    return `${out}${sum}${r.braces} ${formatNumber(s.values[s.offsets[i]! + SUM]!)}\n${count}${r.braces} ${formatNumber(cumulative)}\n`;
+  };
 }

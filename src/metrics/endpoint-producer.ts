@@ -15,11 +15,12 @@ import {
   type DataPoint,
   type Histogram,
   type MetricData,
+  type MetricDescriptor,
   type MetricProducer,
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { EndpointRecorder } from './endpoint-recorder.ts';
-import { EndpointMetric, type MetricSpec } from './names.ts';
+import { AUTOMATIC_METRICS, AutomaticType, type AutomaticMetric } from './names.ts';
 
 interface Registered {
   readonly scope: InstrumentationScope;
@@ -48,9 +49,8 @@ export type ProducerTemporality = 'cumulative' | 'delta';
 
 interface Snapshot {
   time: HrTime;
-  requests: number;
-  requestBytes: number;
-  responseBytes: number;
+  /** `read` of each automatic metric that has one, in table order. */
+  scalars: Float64Array;
   errors: Float64Array;
   buckets: Float64Array;
   sum: number;
@@ -94,9 +94,7 @@ export class EndpointMetricsProducer implements MetricProducer {
     const prev = this.last.get(r);
     const now: Snapshot = {
       time: endTime,
-      requests: r.requests,
-      requestBytes: r.requestBytes,
-      responseBytes: r.responseBytes,
+      scalars: Float64Array.from(SCALARS, (m) => m.read!(r)),
       errors: Float64Array.from(r.errors),
       buckets: Float64Array.from(r.bucketCounts),
       sum: r.durationSum,
@@ -104,86 +102,83 @@ export class EndpointMetricsProducer implements MetricProducer {
     };
     this.last.set(r, now);
     const startTime = prev?.time ?? r.startTime;
-    const attributes = r.attributes;
-    const d = (key: 'requests' | 'requestBytes' | 'responseBytes'): DataPoint<number>[] => [
-      { startTime, endTime, attributes, value: now[key] - (prev?.[key] ?? 0) },
-    ];
-    const errorPoints = Array.from(now.errors, (v, i) => ({ startTime, endTime, attributes: r.errorAttributes[i]!, value: v - (prev?.errors[i] ?? 0) }));
-    return [
-      sum(DESCRIPTORS.requests, true, d('requests'), AggregationTemporality.DELTA),
-      sum(DESCRIPTORS.requestBytes, true, d('requestBytes'), AggregationTemporality.DELTA),
-      sum(DESCRIPTORS.responseBytes, true, d('responseBytes'), AggregationTemporality.DELTA),
-      sum(DESCRIPTORS.errors, true, errorPoints, AggregationTemporality.DELTA),
-      // min/max are unknown for an interval: only the cumulative form carries them.
-      histogram(r, startTime, endTime, AggregationTemporality.DELTA, {
+    // min/max are unknown for an interval: only the cumulative form carries them.
+    return metricsOf(r, endTime, {
+      startTime,
+      temporality: AggregationTemporality.DELTA,
+      scalar: (m) => now.scalars[SCALARS.indexOf(m)]! - (prev?.scalars[SCALARS.indexOf(m)] ?? 0),
+      error: (i) => now.errors[i]! - (prev?.errors[i] ?? 0),
+      histogram: () => ({
         buckets: { boundaries: boundariesOf(r), counts: Array.from(now.buckets, (v, i) => v - (prev?.buckets[i] ?? 0)) },
         sum: now.sum - (prev?.sum ?? 0),
         count: now.count - (prev?.count ?? 0),
       }),
-      sum(DESCRIPTORS.inflight, false, [{ startTime: r.startTime, endTime, attributes, value: r.inflight }]),
-    ];
+    });
   }
 }
 
-function descriptor(spec: MetricSpec, valueType: ValueType) {
-  return { name: spec.name, description: spec.help, unit: spec.unit, valueType };
+/** The automatic metrics read as one number each, in table order (delta snapshots keep them so). */
+const SCALARS: readonly AutomaticMetric[] = AUTOMATIC_METRICS.filter((m) => m.read !== undefined);
+
+interface Reading {
+  startTime: HrTime;
+  temporality: AggregationTemporality;
+  scalar: (metric: AutomaticMetric) => number;
+  error: (index: number) => number;
+  histogram: () => Histogram;
 }
 
-const DESCRIPTORS = {
-  requests: descriptor(EndpointMetric.requests, ValueType.INT),
-  requestBytes: descriptor(EndpointMetric.requestBytes, ValueType.INT),
-  responseBytes: descriptor(EndpointMetric.responseBytes, ValueType.INT),
-  errors: descriptor(EndpointMetric.errors, ValueType.INT),
-  duration: descriptor(EndpointMetric.duration, ValueType.DOUBLE),
-  inflight: descriptor(EndpointMetric.inflight, ValueType.INT),
-} as const;
+/** One endpoint's automatic metrics as OTel data, one `MetricData` per entry of the table. */
+function metricsOf(r: EndpointRecorder, endTime: HrTime, reading: Reading): MetricData[] {
+  const { startTime, temporality } = reading;
+  const attributes = r.attributes;
+  return AUTOMATIC_METRICS.map((metric): MetricData => {
+    const descriptor = descriptorOf(metric);
+    switch (metric.type) {
+      case AutomaticType.Histogram:
+        return { descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.HISTOGRAM, dataPoints: [{ startTime, endTime, attributes, value: reading.histogram() }] };
+      case AutomaticType.UpDownCounter:
+        // Up-down counters stay cumulative whatever the reader's temporality, as OpenTelemetry prescribes.
+        return sum(descriptor, false, [{ startTime: r.startTime, endTime, attributes, value: metric.read!(r) }], AggregationTemporality.CUMULATIVE);
+      default: {
+        const dataPoints: DataPoint<number>[] = metric.perErrorType === true
+          ? Array.from(r.errorAttributes, (errorAttributes, i) => ({ startTime, endTime, attributes: errorAttributes, value: reading.error(i) }))
+          : [{ startTime, endTime, attributes, value: reading.scalar(metric) }];
+        return sum(descriptor, true, dataPoints, temporality);
+      }
+    }
+  });
+}
 
-function sum(
-  desc: (typeof DESCRIPTORS)[keyof typeof DESCRIPTORS],
-  isMonotonic: boolean,
-  dataPoints: DataPoint<number>[],
-  aggregationTemporality: AggregationTemporality = AggregationTemporality.CUMULATIVE,
-): MetricData {
-  return {
-    descriptor: desc,
-    aggregationTemporality,
-    dataPointType: DataPointType.SUM,
-    isMonotonic,
-    dataPoints,
-  };
+const descriptors = new Map<AutomaticMetric, MetricDescriptor>();
+
+function descriptorOf(metric: AutomaticMetric): MetricDescriptor {
+  let d = descriptors.get(metric);
+  if (d === undefined) {
+    d = { name: metric.name, description: metric.help, unit: metric.unit, valueType: metric.type === AutomaticType.Histogram ? ValueType.DOUBLE : ValueType.INT };
+    descriptors.set(metric, d);
+  }
+  return d;
+}
+
+function sum(descriptor: MetricDescriptor, isMonotonic: boolean, dataPoints: DataPoint<number>[], aggregationTemporality: AggregationTemporality): MetricData {
+  return { descriptor, aggregationTemporality, dataPointType: DataPointType.SUM, isMonotonic, dataPoints };
 }
 
 function recorderMetrics(r: EndpointRecorder, endTime: HrTime): MetricData[] {
-  const startTime = r.startTime;
-  const attributes = r.attributes;
-  const point = (value: number): DataPoint<number> => ({ startTime, endTime, attributes, value });
-  const errorPoints: DataPoint<number>[] = new Array(r.errors.length);
-  for (let i = 0; i < r.errors.length; i++) {
-    errorPoints[i] = { startTime, endTime, attributes: r.errorAttributes[i]!, value: r.errors[i]! };
-  }
   const count = r.durationCount;
-  return [
-    sum(DESCRIPTORS.requests, true, [point(r.requests)]),
-    sum(DESCRIPTORS.requestBytes, true, [point(r.requestBytes)]),
-    sum(DESCRIPTORS.responseBytes, true, [point(r.responseBytes)]),
-    sum(DESCRIPTORS.errors, true, errorPoints),
-    histogram(r, startTime, endTime, AggregationTemporality.CUMULATIVE, {
+  return metricsOf(r, endTime, {
+    startTime: r.startTime,
+    temporality: AggregationTemporality.CUMULATIVE,
+    scalar: (m) => m.read!(r),
+    error: (i) => r.errors[i]!,
+    histogram: () => ({
       buckets: { boundaries: boundariesOf(r), counts: Array.from(r.bucketCounts) },
       sum: r.durationSum,
       count,
       ...(count > 0 ? { min: r.durationMin, max: r.durationMax } : {}),
     }),
-    sum(DESCRIPTORS.inflight, false, [point(r.inflight)]),
-  ];
-}
-
-function histogram(r: EndpointRecorder, startTime: HrTime, endTime: HrTime, aggregationTemporality: AggregationTemporality, value: Histogram): MetricData {
-  return {
-    descriptor: DESCRIPTORS.duration,
-    aggregationTemporality,
-    dataPointType: DataPointType.HISTOGRAM,
-    dataPoints: [{ startTime, endTime, attributes: r.attributes, value }],
-  };
+  });
 }
 
 const boundaries = new WeakMap<EndpointRecorder, number[]>();

@@ -3,6 +3,8 @@
  * shows them. The OpenTelemetry instrument name *is* the Prometheus name, so the same string is
  * queried on /metrics, behind a Collector's Prometheus exporter and in OTLP.
  */
+import type { EndpointRecorder } from './endpoint-recorder.ts';
+
 export const METRIC_PREFIX = 'dynamo_component_';
 
 export interface MetricSpec {
@@ -11,45 +13,76 @@ export interface MetricSpec {
   readonly unit: string;
 }
 
-/** The six automatic endpoint metrics: Prometheus/OpenTelemetry name, help text and unit of each. */
+/** How an automatic metric is exposed: Prometheus `counter`, `gauge` (an up-down counter) or `histogram`. */
+export const AutomaticType = { Counter: 'counter', UpDownCounter: 'up_down_counter', Histogram: 'histogram' } as const;
+export type AutomaticType = (typeof AutomaticType)[keyof typeof AutomaticType];
+
+/**
+ * An automatic endpoint metric, defined once: every rendering (the producer's OTel data, the
+ * /metrics fast path, the API bridge, the name checks of custom metrics) is derived from this
+ * table. `read` gives a counter's or up-down counter's value from the endpoint's recorder;
+ * `perErrorType` makes one series per `error_type` (the recorder's `errors`); the histogram reads
+ * the recorder's duration buckets (a recorder has one histogram).
+ */
+export interface AutomaticMetric extends MetricSpec {
+  readonly type: AutomaticType;
+  readonly read?: (recorder: EndpointRecorder) => number;
+  readonly perErrorType?: boolean;
+}
+
+/** The automatic endpoint metrics, one entry each: Prometheus/OpenTelemetry name, help text, unit, type. */
 export const EndpointMetric = {
   /** Requests taken, whatever their outcome. */
   requests: {
     name: 'dynamo_component_requests_total',
     help: 'Total number of requests processed by component endpoint',
     unit: '',
+    type: AutomaticType.Counter,
+    read: (r) => r.requests,
   },
   /** Request payload bytes as received. */
   requestBytes: {
     name: 'dynamo_component_request_bytes_total',
     help: 'Total number of bytes received in requests by component endpoint',
     unit: 'By',
+    type: AutomaticType.Counter,
+    read: (r) => r.requestBytes,
   },
   /** Payload bytes of every response message published, the end-of-stream message included. */
   responseBytes: {
     name: 'dynamo_component_response_bytes_total',
     help: 'Total number of bytes sent in responses by component endpoint',
     unit: 'By',
+    type: AutomaticType.Counter,
+    read: (r) => r.responseBytes,
   },
   /** Errors, by `error_type`. */
   errors: {
     name: 'dynamo_component_errors_total',
     help: 'Total number of errors encountered by component endpoint',
     unit: '',
+    type: AutomaticType.Counter,
+    perErrorType: true,
   },
   /** From taking the request off the wire to publishing its last response. */
   duration: {
     name: 'dynamo_component_request_duration_seconds',
     help: 'Time spent processing requests by component endpoint',
     unit: 's',
+    type: AutomaticType.Histogram,
   },
   /** Requests being processed now. */
   inflight: {
     name: 'dynamo_component_inflight_requests',
     help: 'Number of requests currently being processed by component endpoint',
     unit: '',
+    type: AutomaticType.UpDownCounter,
+    read: (r) => r.inflight,
   },
-} as const satisfies Record<string, MetricSpec>;
+} as const satisfies Record<string, AutomaticMetric>;
+
+/** The table, in exposition order. */
+export const AUTOMATIC_METRICS: readonly AutomaticMetric[] = Object.freeze(Object.values(EndpointMetric));
 
 /** The runtime's uptime gauge, labelled `dynamo_namespace="system_status_server"`. */
 export const UptimeMetric = {
