@@ -231,11 +231,6 @@ export class MetricsPipeline {
       for (const undo of this.unregister.splice(0)) undo();
     }
   }
-
-  /** Whether the runtime has shut its metrics down. */
-  get isClosed(): boolean {
-    return this.closed;
-  }
 }
 
 /** The SDK's own default per instrument and reader, kept for instruments that are not ours. */

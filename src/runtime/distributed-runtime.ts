@@ -52,7 +52,7 @@ export interface DistributedRuntimeOptions {
   nats?: NatsOptions | false;
   /** How long shutdown waits for in-flight requests before aborting them, in ms. Default 10000. */
   shutdownGraceMs?: number;
-  /** Distinct label sets a custom metric keeps before the rest share an overflow series (`otel_metric_overflow="true"`). Default 2000. */
+  /** Distinct label sets a custom metric keeps per node before the rest share one overflow series (the node's labels plus `otel.metric.overflow: true`). Default 2000. */
   cardinalityLimit?: number;
   /** How long a stopped endpoint's series stay exported with their last values before they leave every reader, in ms. Default 60000. */
   stoppedEndpointRetentionMs?: number;
