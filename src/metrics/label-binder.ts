@@ -15,10 +15,8 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { Logger } from '../logging/logger.ts';
 
-/** A label value: numbers and booleans are exposed as their string. */
-export type LabelValue = string | number | boolean;
-/** Label values of one measurement, by the names declared in `labelNames`. */
-export type Labels = Readonly<Record<string, LabelValue>>;
+/** Label values of one measurement, by the names declared in `labelNames`; numbers and booleans are exposed as their string. */
+export type Labels = Readonly<Record<string, string | number | boolean>>;
 
 /** OpenTelemetry's attribute for the series that collects measurements past the cardinality limit. */
 export const OVERFLOW_ATTRIBUTE = 'otel.metric.overflow';

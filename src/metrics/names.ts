@@ -37,7 +37,9 @@ export const EndpointMetric = {
     name: 'dynamo_component_requests_total',
     help: 'Total number of requests processed by component endpoint',
     unit: '',
+    /** Prometheus `counter`, OpenTelemetry monotonic sum. */
     type: AutomaticType.Counter,
+    /** Its value: the endpoint recorder's `requests`. */
     read: (r) => r.requests,
   },
   /** Request payload bytes as received. */
@@ -45,7 +47,9 @@ export const EndpointMetric = {
     name: 'dynamo_component_request_bytes_total',
     help: 'Total number of bytes received in requests by component endpoint',
     unit: 'By',
+    /** Prometheus `counter`, OpenTelemetry monotonic sum. */
     type: AutomaticType.Counter,
+    /** Its value: the endpoint recorder's `requestBytes`. */
     read: (r) => r.requestBytes,
   },
   /** Payload bytes of every response message published, the end-of-stream message included. */
@@ -53,7 +57,9 @@ export const EndpointMetric = {
     name: 'dynamo_component_response_bytes_total',
     help: 'Total number of bytes sent in responses by component endpoint',
     unit: 'By',
+    /** Prometheus `counter`, OpenTelemetry monotonic sum. */
     type: AutomaticType.Counter,
+    /** Its value: the endpoint recorder's `responseBytes`. */
     read: (r) => r.responseBytes,
   },
   /** Errors, by `error_type`. */
@@ -61,7 +67,9 @@ export const EndpointMetric = {
     name: 'dynamo_component_errors_total',
     help: 'Total number of errors encountered by component endpoint',
     unit: '',
+    /** Prometheus `counter`, OpenTelemetry monotonic sum. */
     type: AutomaticType.Counter,
+    /** One series per `error_type`, from the endpoint recorder's `errors`. */
     perErrorType: true,
   },
   /** From taking the request off the wire to publishing its last response. */
@@ -69,6 +77,7 @@ export const EndpointMetric = {
     name: 'dynamo_component_request_duration_seconds',
     help: 'Time spent processing requests by component endpoint',
     unit: 's',
+    /** Prometheus and OpenTelemetry histogram. */
     type: AutomaticType.Histogram,
   },
   /** Requests being processed now. */
@@ -76,7 +85,9 @@ export const EndpointMetric = {
     name: 'dynamo_component_inflight_requests',
     help: 'Number of requests currently being processed by component endpoint',
     unit: '',
+    /** Prometheus `gauge`, OpenTelemetry non-monotonic sum. */
     type: AutomaticType.UpDownCounter,
+    /** Its value: the endpoint recorder's `inflight`. */
     read: (r) => r.inflight,
   },
 } as const satisfies Record<string, AutomaticMetric>;
