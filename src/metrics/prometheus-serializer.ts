@@ -28,8 +28,8 @@ interface Point {
   readonly labels: string;
   /** Its scope's `otel_scope_*` labels. */
   readonly scoped: string;
-  /** Renders its sample lines with the label string it is given. */
-  readonly render: (labels: string) => string;
+  /** A number, or a histogram's value in a `histogram` family. */
+  readonly value: number | Histogram;
 }
 
 /** One metric family being rendered. */
@@ -193,11 +193,7 @@ function renderMetric(ctx: PrometheusSerializer, families: Map<string, Family>, 
     const owner = family.owners.get(labels);
     if (owner === undefined) family.owners.set(labels, scopeLabels);
     else if (owner !== scopeLabels) family.scopeLabels = true;
-    const render =
-      metric.dataPointType === DataPointType.HISTOGRAM
-        ? (text: string) => histogramLines(name, text, (dp as DataPoint<Histogram>).value)
-        : (text: string) => `${name}${text === '' ? '' : `{${text}}`} ${formatNumber(dp.value as number)}\n`;
-    family.points.push({ labels, scoped: scopeLabels, render });
+    family.points.push({ labels, scoped: scopeLabels, value: (dp as DataPoint<number | Histogram>).value });
   }
   return metric.dataPoints.length;
 }
@@ -233,7 +229,10 @@ function familyLines(ctx: PrometheusSerializer, name: string, family: Family, wi
       continue;
     }
     seen.add(labels);
-    out += point.render(labels);
+    out +=
+      family.type === 'histogram'
+        ? histogramLines(name, labels, point.value as Histogram)
+        : `${name}${labels === '' ? '' : `{${labels}}`} ${formatNumber(point.value as number)}\n`;
   }
   return out;
 }
