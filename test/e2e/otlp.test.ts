@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { metrics } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
@@ -6,6 +10,7 @@ import { DistributedRuntime, EndpointMetric, ERROR_TYPES, type RequestContext } 
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { captureLogs } from '../helpers/runtime.ts';
+import { eventually } from '../helpers/tools.ts';
 import { exportedValue, startGrpcReceiver, startHttpReceiver, type Receiver } from '../helpers/otlp-receiver.ts';
 
 const L = { dynamo_namespace: 'ns', dynamo_component: 'comp', dynamo_endpoint: 'echo' };
@@ -177,6 +182,78 @@ describe('OTLP push to a receiver on loopback', () => {
       await sdk.shutdown();
       metrics.disable();
       await receiver.stop();
+    }
+  });
+
+  it('zero-code as a real process: node --import <sdk-node from env> app — /metrics 200 with exact values, OTLP shipped by the SDK', async () => {
+    const receiver = await startHttpReceiver();
+    const dir = mkdtempSync(join(tmpdir(), 'dynamo-zero-code-'));
+    // What @opentelemetry/auto-instrumentations-node/register does for metrics: an sdk-node built
+    // from the environment alone, started before the application's first line.
+    const register = join(dir, 'register.mjs');
+    writeFileSync(register, `import { NodeSDK } from ${JSON.stringify(import.meta.resolve('@opentelemetry/sdk-node'))};\nnew NodeSDK().start();\n`);
+    const app = join(dir, 'app.mts');
+    writeFileSync(
+      app,
+      [
+        `import { DistributedRuntime } from ${JSON.stringify(new URL('../../src/index.ts', import.meta.url).href)};`,
+        "const runtime = await DistributedRuntime.create({ meterProvider: 'global' });",
+        "const ep = runtime.namespace('ns').component('comp').endpoint('echo');",
+        "const processed = ep.createCounter({ name: 'bytes_processed', description: 'processed', unit: 'By' });",
+        'await ep.serve((req: string) => { processed.add(req.length); return req; });',
+        'console.log(JSON.stringify({ port: runtime.systemPort }));',
+      ].join('\n'),
+    );
+    const child = spawn(process.execPath, ['--import', register, '--import', 'tsx', app], {
+      cwd: new URL('../../', import.meta.url),
+      env: {
+        ...process.env,
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_LOGS_EXPORTER: 'none',
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${receiver.url}/v1/metrics`,
+        OTEL_METRIC_EXPORT_INTERVAL: '300',
+        OTEL_SERVICE_NAME: 'zero-code-process',
+        NATS_SERVER: nats.url,
+        DYN_SYSTEM_ENABLED: 'true',
+        DYN_SYSTEM_PORT: '0',
+        DYN_SYSTEM_HOST: '127.0.0.1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const clientRt = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url }, handleSignals: false, logSink: () => {} });
+    try {
+      const { port } = await eventually(async () => (stdout.includes('\n') ? (JSON.parse(stdout.split('\n')[0]!) as { port: number }) : undefined), 30_000, `the app to start (stderr: ${stderr})`);
+      const client = await clientRt.namespace('ns').component('comp').endpoint('echo').client();
+      await client.waitForInstances();
+      for (const text of ['hello', 'world!', 'x']) await client.generate(text).collect();
+      await client.close();
+
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+      assert.equal(res.status, 200);
+      const families = parseExposition(await res.text());
+      assert.equal(sampleValue(families, 'dynamo_component_requests_total', 'dynamo_component_requests_total', L), 3);
+      assert.equal(sampleValue(families, 'dynamo_component_bytes_processed_total', 'dynamo_component_bytes_processed_total', L), 12);
+
+      const exp = await eventually(async () => {
+        const last = receiver.exports.at(-1);
+        return last !== undefined && exportedValue(last, 'dynamo_component_requests_total', L).value === 3 ? last : undefined;
+      }, 30_000, 'the SDK to export requests_total == 3');
+      assert.equal(exp.resource['service.name'], 'zero-code-process');
+      assert.equal(exportedValue(exp, 'dynamo_component_bytes_processed_total', L).value, 12);
+      assert.equal(exportedValue(exp, 'dynamo_component_request_duration_seconds', L).count, 3);
+      assert.doesNotMatch(stderr, /"level":"(warn|error)"/);
+    } finally {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await gone;
+      await clientRt.shutdown();
+      await receiver.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
