@@ -130,9 +130,11 @@ export class SystemStatusServer {
       chunks = this.options.metrics()[Symbol.asyncIterator]();
       first = await chunks.next();
     } catch (err) {
-      this.options.logger.error('rendering /metrics failed', { error: err });
-      // A setup problem we can name is worth showing to whoever looks at the endpoint.
+      // A setup problem we can name is worth showing to whoever looks at the endpoint; in the log
+      // it is said once (a scraper retries every few seconds), an unexpected failure every time.
       const known = err instanceof DynamoError;
+      if (known) this.options.logger.once(`metrics-unavailable:${err.code}`, 'warn', '/metrics unavailable', { error: err });
+      else this.options.logger.error('rendering /metrics failed', { error: err });
       return send(res, known ? 503 : 500, 'text/plain; charset=utf-8', known ? `${err.message}\n` : 'metrics collection failed\n', head);
     }
     const gzip = acceptsGzip(req.headers['accept-encoding']);
