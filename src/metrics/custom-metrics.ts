@@ -1,7 +1,9 @@
 /**
  * Custom metrics: the factory behind `endpoint.createCounter(...)` and friends. Each metric is a
- * plain OpenTelemetry instrument on the node's meter (its instrumentation scope), its name gets
- * the `dynamo_component_` prefix, and every measurement carries the node's `dynamo_*` labels.
+ * plain OpenTelemetry instrument on the node's meter (its instrumentation scope) of the runtime's
+ * own provider — and its twin on the application's provider when the runtime registers there —,
+ * its name gets the `dynamo_component_` prefix, and every measurement carries the node's
+ * `dynamo_*` labels.
  * Creating the same metric twice returns the same instrument; a clash is a setup-time error.
  * Recording never throws into a handler: a bad measurement is dropped and reported once.
  */
