@@ -35,7 +35,8 @@ const SUM = SCALARS.length;
 const ERRORS = SUM + 1;
 
 interface Snapshot {
-  readonly entries: EndpointRegistry['entries'];
+  /** Each endpoint's label strings, by snapshot index. */
+  readonly rendered: readonly Rendered[];
   readonly count: number;
   readonly values: Float64Array;
   readonly offsets: Uint32Array;
@@ -84,32 +85,31 @@ export class EndpointExposition {
       offsets[i + 1] = offsets[i]! + ERRORS + r.errors.length + r.bucketCounts.length;
     }
     const values = new Float64Array(offsets[count]!);
+    const rendered: Rendered[] = new Array(count);
     for (let i = 0; i < count; i++) {
-      const r = entries[i]!.recorder;
+      const { scope, recorder: r } = entries[i]!;
+      let labels = this.rendered.get(r);
+      if (labels === undefined) {
+        labels = this.prepare(r, this.withScopeLabels ? scopeLabels(scope.name, scope.version) : '');
+        this.rendered.set(r, labels);
+      }
+      rendered[i] = labels;
       const o = offsets[i]!;
       for (let k = 0; k < SCALARS.length; k++) values[o + k] = SCALARS[k]!.read!(r);
       values[o + SUM] = r.durationSum;
       values.set(r.errors, o + ERRORS);
       values.set(r.bucketCounts, o + ERRORS + r.errors.length);
     }
-    return { entries, count, values, offsets };
+    return { rendered, count, values, offsets };
   }
 
   private async *chunks(snap: Snapshot, line: Line): AsyncGenerator<string> {
-    const entries = snap.entries;
+    const rendered = snap.rendered;
     for (let start = 0; start < snap.count; start += CHUNK) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       let out = '';
       const end = Math.min(snap.count, start + CHUNK);
-      for (let i = start; i < end; i++) {
-        const { scope, recorder } = entries[i]!;
-        let rendered = this.rendered.get(recorder);
-        if (rendered === undefined) {
-          rendered = this.prepare(recorder, this.withScopeLabels ? scopeLabels(scope.name, scope.version) : '');
-          this.rendered.set(recorder, rendered);
-        }
-        out += line(snap, i, rendered);
-      }
+      for (let i = start; i < end; i++) out += line(snap, i, rendered[i]!);
       yield out;
     }
   }
