@@ -36,6 +36,10 @@ export class EndpointRecorder {
   responseBytes = 0;
   /** `dynamo_component_inflight_requests`. */
   inflight = 0;
+  /** `dynamo_component_concurrency_limit`: the endpoint's `maxConcurrency`, 0 for none. */
+  concurrencyLimit = 0;
+  /** `dynamo_component_rejected_requests_total`: refused at the concurrency limit. */
+  rejected = 0;
   /** The duration histogram's sum, in seconds. */
   durationSum = 0;
   /** The duration histogram's count. */
@@ -94,6 +98,11 @@ export class EndpointRecorder {
     }
     this.inflight--;
     this.observeDuration((now() - startMark) / 1000);
+  }
+
+  /** A request refused at the concurrency limit: not a request served, not an error. */
+  requestRefused(): void {
+    this.rejected++;
   }
 
   /** Records one duration in seconds into the histogram. */

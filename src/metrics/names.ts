@@ -90,6 +90,26 @@ export const EndpointMetric = {
     /** Its value: the endpoint recorder's `inflight`. */
     read: (r) => r.inflight,
   },
+  /** Admission control: the endpoint's `maxConcurrency` (0: no limit). */
+  concurrencyLimit: {
+    name: 'dynamo_component_concurrency_limit',
+    help: 'Maximum number of requests the component endpoint serves at once (0 for no limit)',
+    unit: '',
+    /** Prometheus `gauge`, OpenTelemetry non-monotonic sum. */
+    type: AutomaticType.UpDownCounter,
+    /** Its value: the endpoint recorder's `concurrencyLimit`. */
+    read: (r) => r.concurrencyLimit,
+  },
+  /** Admission control: requests refused at once because the endpoint served its limit already. */
+  rejected: {
+    name: 'dynamo_component_rejected_requests_total',
+    help: 'Total number of requests refused by component endpoint because it was serving its concurrency limit',
+    unit: '',
+    /** Prometheus `counter`, OpenTelemetry monotonic sum. */
+    type: AutomaticType.Counter,
+    /** Its value: the endpoint recorder's `rejected`. */
+    read: (r) => r.rejected,
+  },
 } as const satisfies Record<string, AutomaticMetric>;
 
 /** The table, in exposition order. */

@@ -130,6 +130,7 @@ export class Endpoint extends MetricsNode {
     });
     this.server = server;
     this.stopped = undefined;
+    this.recorder.concurrencyLimit = maxConcurrency ?? 0;
     this.setServing(true);
     try {
       await server.start();

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DistributedRuntime, DynamoError, ErrorCode, type Endpoint } from '../../src/index.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
+import { parseExposition, sampleValue } from '../helpers/exposition.ts';
+import { errorsOf } from '../helpers/scraped.ts';
 import { eventually } from '../helpers/tools.ts';
 
 const opts = (url: string) => ({ env: { NATS_SERVER: url }, handleSignals: false as const, logSink: () => {} });
@@ -57,8 +59,14 @@ describe('admission control', () => {
     const results = await Promise.all(calls);
     assert.equal(results.filter((r) => 'ok' in r).length, 4);
     assert.equal(g.peak(), 4);
-    assert.equal(g.ep.recorder.requests, 4, 'refused requests are not requests the endpoint served');
-    assert.equal(g.ep.recorder.errors.reduce((a, b) => a + b, 0), 0, 'a refusal is not an error of the endpoint');
+    // /metrics: the limit, the 46 refusals the callers saw, 4 requests served, no error
+    const f = parseExposition(await server.metricsText());
+    const v = (name: string) => sampleValue(f, name, name, { dynamo_endpoint: 'gated' });
+    assert.deepEqual(
+      [v('dynamo_component_concurrency_limit'), v('dynamo_component_rejected_requests_total'), v('dynamo_component_requests_total'), v('dynamo_component_inflight_requests')],
+      [4, 46, 4, 0],
+    );
+    assert.deepEqual(await errorsOf(server, 'gated'), [0, 0, 0, 0, 0, 0], 'a refusal is not an error of the endpoint');
     await client.close();
     await Promise.all([server.shutdown(), caller.shutdown()]);
   });
@@ -79,9 +87,12 @@ describe('admission control', () => {
     const more = Array.from({ length: 2 }, (_, i) => client.generate<number>(100 + i).collect());
     await eventually(async () => (gb.running() === 4 ? true : undefined), 5000, 'both on B: every slot used');
     const third = Array.from({ length: 2 }, (_, i) => client.generate<number>(200 + i).collect());
-    await assert.rejects(third[0]!, { code: ErrorCode.Overloaded });
-    await assert.rejects(third[1]!, { code: ErrorCode.Overloaded });
+    await Promise.all(third.map((p) => assert.rejects(p, { code: ErrorCode.Overloaded })));
     assert.deepEqual([ga.running(), gb.running()], [4, 4]);
+    // each of the two failed requests was refused twice (once on each), the one retried once
+    const rejected = async (rt: DistributedRuntime) =>
+      sampleValue(parseExposition(await rt.metricsText()), 'dynamo_component_rejected_requests_total', 'dynamo_component_rejected_requests_total', { dynamo_endpoint: 'gated' });
+    assert.equal((await rejected(a!)) + (await rejected(b!)), 5);
     ga.release();
     gb.release();
     assert.deepEqual(await Promise.all([...first, ...more]), [[0], [1], [2], [3], [4], [5], [100], [101]]);

@@ -211,8 +211,10 @@ describe("the user's own MeterProvider", () => {
       const names = ours[0]!.metrics.map((m) => m.descriptor.name).sort();
       assert.deepEqual(names, [
         'dynamo_component_bytes_processed_total',
+        'dynamo_component_concurrency_limit',
         'dynamo_component_errors_total',
         'dynamo_component_inflight_requests',
+        'dynamo_component_rejected_requests_total',
         'dynamo_component_request_bytes_total',
         'dynamo_component_request_duration_seconds',
         'dynamo_component_requests_total',

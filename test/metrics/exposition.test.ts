@@ -50,6 +50,8 @@ describe('runtime exposition', () => {
         dynamo_component_errors_total: 'counter',
         dynamo_component_request_duration_seconds: 'histogram',
         dynamo_component_inflight_requests: 'gauge',
+        dynamo_component_concurrency_limit: 'gauge',
+        dynamo_component_rejected_requests_total: 'counter',
       },
     );
     const uptime = f.get('uptime_seconds')!;

@@ -20,7 +20,8 @@ describe('regression: one ScopeMetrics per endpoint', () => {
       assert.ok(scopes[0]!.metrics.some((m) => m.name === 'dynamo_component_requests_total'));
       const produced = (await rt.metricProducer.collect()).resourceMetrics.scopeMetrics.filter((s) => s.scope.name === 'dynamo/ns/c/e');
       assert.equal(produced.length, 1);
-      assert.equal(produced[0]!.metrics.length, 7);
+      // the eight automatic families and the custom counter
+      assert.equal(produced[0]!.metrics.length, 9);
     } finally {
       await rt.shutdown();
       await receiver.stop();
