@@ -1,66 +1,105 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DistributedRuntime, ErrorCode, ErrorType, RemoteError, DynamoError } from '../../src/index.ts';
+import { DistributedRuntime, ErrorCode, RemoteError, DynamoError } from '../../src/index.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
+import { exportedValue, startHttpReceiver, type Export, type Receiver } from '../helpers/otlp-receiver.ts';
+import { scrapeEndpoint, STATUS_SERVER_ENV } from '../helpers/scrape.ts';
+import { waitForValue, withDeadline } from '../helpers/wait.ts';
+
+// What these tests read is what users read: /metrics while the runtime runs, and the final OTLP
+// export that shutdown flushes (after it, /metrics is gone with the status server).
+
+/** The one export a runtime with a 10-minute interval sends: the final flush at shutdown. */
+function finalExport(receiver: Receiver): Export {
+  assert.equal(receiver.exports.length, 1, 'exactly one export, the final flush');
+  return receiver.exports[0]!;
+}
 
 describe('graceful shutdown', () => {
   let nats: NatsServer;
-  let env: Record<string, string>;
+  let receiver: Receiver;
   before(async () => {
     nats = await startNatsServer();
-    env = { NATS_SERVER: nats.url };
   });
   after(() => nats.stop());
 
+  const startRuntimes = async (options: { shutdownGraceMs?: number } = {}) => {
+    receiver = await startHttpReceiver();
+    const serverEnv = { NATS_SERVER: nats.url, ...STATUS_SERVER_ENV, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_METRIC_EXPORT_INTERVAL: '600000' };
+    const server = await DistributedRuntime.create({ env: serverEnv, handleSignals: false, logSink: () => {}, ...options });
+    const clientRt = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url }, handleSignals: false, logSink: () => {} });
+    return { server, clientRt, port: server.systemPort! };
+  };
+
   it('finishes every accepted request, then refuses new ones with a clean error', async () => {
-    const server = await DistributedRuntime.create({ env, handleSignals: false, logSink: () => {} });
-    const clientRt = await DistributedRuntime.create({ env, handleSignals: false, logSink: () => {} });
-    const ep = server.namespace('ns').component('c').endpoint('slow');
-    let started = 0;
-    await ep.serve(async function* (req: number) {
-      started++;
-      for (let i = 0; i < 5; i++) {
-        await new Promise((r) => setTimeout(r, 40));
-        yield req * 10 + i;
+    const { server, clientRt, port } = await startRuntimes();
+    try {
+      const ep = server.namespace('ns').component('c').endpoint('slow');
+      await ep.serve(async function* (req: number) {
+        for (let i = 0; i < 5; i++) {
+          await new Promise((r) => setTimeout(r, 40));
+          yield req * 10 + i;
+        }
+      });
+      const client = await clientRt.namespace('ns').component('c').endpoint('slow').client();
+      await client.waitForInstances();
+      const L = { dynamo_endpoint: 'slow' };
+      // The handler holds each request for 5 × 40 ms — time that shutdown must wait out.
+      const pending = Array.from({ length: 20 }, (_, i) => client.generate<number>(i).collect());
+      await waitForValue(async () => {
+        const v = await scrapeEndpoint(port, L);
+        return { requests: v.requests, inflight: v.inflight };
+      }, { requests: 20, inflight: 20 }, { what: 'all 20 requests in flight on /metrics' });
+
+      await withDeadline(server.shutdown(), 'shutdown with 20 requests in flight');
+      const results = await Promise.all(pending);
+      assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => [0, 1, 2, 3, 4].map((k) => i * 10 + k)));
+      const last = finalExport(receiver);
+      assert.equal(exportedValue(last, 'dynamo_component_requests_total', L).value, 20);
+      assert.equal(exportedValue(last, 'dynamo_component_inflight_requests', L).value, 0);
+      assert.equal(exportedValue(last, 'dynamo_component_request_duration_seconds', L).count, 20);
+      for (const errorType of ['generate', 'publish_response', 'publish_final']) {
+        assert.equal(exportedValue(last, 'dynamo_component_errors_total', { ...L, error_type: errorType }).value, 0, errorType);
       }
-    });
-    const client = await clientRt.namespace('ns').component('c').endpoint('slow').client();
-    await client.waitForInstances();
-    const pending = Array.from({ length: 20 }, (_, i) => client.generate<number>(i).collect());
-    while (started < 20) await new Promise((r) => setTimeout(r, 5));
-    assert.equal(ep.recorder.inflight, 20);
-    await server.shutdown();
-    const results = await Promise.all(pending);
-    assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => [0, 1, 2, 3, 4].map((k) => i * 10 + k)));
-    assert.equal(ep.recorder.inflight, 0);
-    assert.equal(ep.recorder.requests, 20);
-    await assert.rejects(client.generate(99).collect(), (e: unknown) => e instanceof DynamoError && e.code === ErrorCode.NoResponders);
-    await client.close();
-    await clientRt.shutdown();
+      await assert.rejects(client.generate(99).collect(), (e: unknown) => e instanceof DynamoError && e.code === ErrorCode.NoResponders);
+      await client.close();
+    } finally {
+      await clientRt.shutdown();
+      await server.shutdown();
+      await receiver.stop();
+    }
   });
 
   it('aborts what outlives the grace period: the client gets shutting_down, counted as generate', async () => {
-    const server = await DistributedRuntime.create({ env, handleSignals: false, logSink: () => {}, shutdownGraceMs: 200 });
-    const clientRt = await DistributedRuntime.create({ env, handleSignals: false, logSink: () => {} });
-    const ep = server.namespace('ns').component('c').endpoint('stuck');
-    let aborted = 0;
-    await ep.serve(async function* (_req: unknown, ctx) {
-      ctx.signal.addEventListener('abort', () => aborted++);
-      yield 'started';
-      await new Promise(() => {});
-    });
-    const client = await clientRt.namespace('ns').component('c').endpoint('stuck').client();
-    await client.waitForInstances();
-    const stream = client.generate<string>('x');
-    assert.deepEqual(await stream.next(), { value: 'started', done: false });
-    const t0 = Date.now();
-    await server.shutdown();
-    assert.ok(Date.now() - t0 < 5000);
-    await assert.rejects(stream.next(), (e: unknown) => e instanceof RemoteError && e.errorType === 'shutting_down');
-    assert.equal(aborted, 1);
-    assert.equal(ep.recorder.inflight, 0);
-    assert.equal(ep.recorder.errorCount(ErrorType.Generate), 1);
-    await client.close();
-    await clientRt.shutdown();
+    const { server, clientRt, port } = await startRuntimes({ shutdownGraceMs: 200 });
+    try {
+      const ep = server.namespace('ns').component('c').endpoint('stuck');
+      let aborted = 0;
+      await ep.serve(async function* (_req: unknown, ctx) {
+        ctx.signal.addEventListener('abort', () => aborted++);
+        yield 'started';
+        await new Promise(() => {});
+      });
+      const client = await clientRt.namespace('ns').component('c').endpoint('stuck').client();
+      await client.waitForInstances();
+      const L = { dynamo_endpoint: 'stuck' };
+      const stream = client.generate<string>('x');
+      assert.deepEqual(await stream.next(), { value: 'started', done: false });
+      assert.equal((await scrapeEndpoint(port, L)).inflight, 1);
+      // The handler never ends by itself: shutdown returning at all is the grace period at work.
+      await withDeadline(server.shutdown(), 'shutdown of a handler that never ends (grace 200 ms)');
+      await assert.rejects(stream.next(), (e: unknown) => e instanceof RemoteError && e.errorType === 'shutting_down');
+      assert.equal(aborted, 1);
+      const last = finalExport(receiver);
+      assert.equal(exportedValue(last, 'dynamo_component_requests_total', L).value, 1);
+      assert.equal(exportedValue(last, 'dynamo_component_inflight_requests', L).value, 0);
+      assert.equal(exportedValue(last, 'dynamo_component_errors_total', { ...L, error_type: 'generate' }).value, 1);
+      assert.equal(exportedValue(last, 'dynamo_component_request_duration_seconds', L).count, 1);
+      await client.close();
+    } finally {
+      await clientRt.shutdown();
+      await server.shutdown();
+      await receiver.stop();
+    }
   });
 });

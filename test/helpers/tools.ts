@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from './wait.ts';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -85,18 +86,10 @@ export async function startPrometheus(target: string): Promise<PrometheusServer>
   };
 }
 
-/** Polls `fn` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/**
+ * Polls `fn` until it returns a value other than undefined, or fails after `timeoutMs`.
+ * Kept for the tests written with it; new tests use `waitFor` from `./wait.ts`, which this wraps.
+ */
+export function eventually<T>(fn: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'condition'): Promise<T> {
+  return waitFor(fn, { what, timeoutMs, intervalMs: 100, until: (value) => value !== undefined }) as Promise<T>;
 }
