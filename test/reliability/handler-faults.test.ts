@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DistributedRuntime, DynamoError, ErrorCode, ERROR_TYPES, RemoteError, type RequestContext } from '../../src/index.ts';
+import { DistributedRuntime, DynamoError, ErrorCode, RemoteError, type RequestContext } from '../../src/index.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
-import { eventually } from '../helpers/tools.ts';
+import { scrapeEndpoint, STATUS_SERVER_ENV } from '../helpers/scrape.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 type Mode = 'ok' | 'throw_sync' | 'reject' | 'throw_mid' | 'never_yields' | 'forever' | 'unencodable';
 
@@ -10,7 +11,7 @@ describe('handler faults', () => {
   it('are each counted right, in-flight returns to 0, and other requests are unaffected', async () => {
     const nats = await startNatsServer();
     const opts = { env: { NATS_SERVER: nats.url }, handleSignals: false as const, logSink: () => {} };
-    const server = await DistributedRuntime.create(opts);
+    const server = await DistributedRuntime.create({ ...opts, env: { ...opts.env, ...STATUS_SERVER_ENV } });
     const clientRt = await DistributedRuntime.create(opts);
     const aborted: Record<string, number> = { never_yields: 0, forever: 0 };
     try {
@@ -84,9 +85,11 @@ describe('handler faults', () => {
         forever: { 'broke out': ROUNDS },
         unencodable: { 'remote publish_response': ROUNDS },
       });
-      await eventually(async () => (ep.recorder.inflight === 0 ? true : undefined), 10_000, 'in-flight 0');
+      // Read back through /metrics, as a user would: every request ended, each fault under its type.
+      const L = { dynamo_endpoint: 'faults' };
+      const metrics = await waitFor(() => scrapeEndpoint(server.systemPort!, L), { what: 'in-flight back to 0 on /metrics', until: (v) => v.inflight === 0 });
       assert.deepEqual(aborted, { never_yields: ROUNDS, forever: ROUNDS });
-      assert.deepEqual(Object.fromEntries(ERROR_TYPES.map((t) => [t, ep.recorder.errorCount(t)])), {
+      assert.deepEqual(metrics.errors, {
         deserialization: 0,
         invalid_message: 0,
         response_stream: 0,
@@ -94,8 +97,8 @@ describe('handler faults', () => {
         publish_response: ROUNDS,
         publish_final: 0,
       });
-      assert.equal(ep.recorder.requests, ROUNDS * 16);
-      assert.equal(ep.recorder.durationCount, ROUNDS * 16);
+      assert.equal(metrics.requests, ROUNDS * 16);
+      assert.equal(metrics.durationCount, ROUNDS * 16);
       await client.close();
     } finally {
       await clientRt.shutdown();
