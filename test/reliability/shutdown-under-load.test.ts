@@ -5,7 +5,7 @@ import { DistributedRuntime, DynamoError, ErrorCode, RemoteError } from '../../s
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
 import { exportedValue, startHttpReceiver } from '../helpers/otlp-receiver.ts';
-import { eventually } from '../helpers/tools.ts';
+import { waitFor, withDeadline } from '../helpers/wait.ts';
 
 describe('SIGTERM with 200 requests in flight', () => {
   it('completes every accepted request, flushes metrics, exits 0 within the grace period; later requests get a clean error', async () => {
@@ -38,11 +38,11 @@ describe('SIGTERM with 200 requests in flight', () => {
       await client.waitForInstances();
       const inflightNow = async () => sampleValue(parseExposition(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()), 'dynamo_component_inflight_requests', 'dynamo_component_inflight_requests', { dynamo_endpoint: 'slow' });
       const accepted = Array.from({ length: 200 }, (_, i) => client.generate<number>(i).collect());
-      await eventually(async () => ((await inflightNow()) === 200 ? true : undefined), 10_000, '200 in flight');
+      await waitFor(inflightNow, { what: '200 in flight on /metrics', until: (n) => n === 200 });
 
-      const signalledAt = Date.now();
       child.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 50));
+      // The late requests go out once shutdown has begun, which /health shows: the endpoint stops serving (503).
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).status, { what: '/health 503 after SIGTERM', until: (status) => status === 503 });
       const late = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
           client
@@ -54,10 +54,10 @@ describe('SIGTERM with 200 requests in flight', () => {
       );
       const results = await Promise.all(accepted);
       assert.deepEqual(results, Array.from({ length: 200 }, (_, i) => [0, 1, 2, 3, 4].map((k) => i * 10 + k)));
-      const code = await exited;
-      const tookMs = Date.now() - signalledAt;
+      const code = await withDeadline(exited, 'the server process exiting after SIGTERM');
       assert.equal(code, 0, stderr);
-      assert.ok(tookMs < 5000, `exit took ${tookMs} ms`);
+      // Within the grace period: had it run out, the server would have aborted requests and said so.
+      assert.equal(stderr.includes('grace period over'), false, stderr);
       const lateKinds = new Set(late);
       for (const k of lateKinds) assert.ok(['completed', ErrorCode.NoResponders, 'remote shutting_down'].includes(k), `late request: ${k}`);
       const completedLate = late.filter((k) => k === 'completed').length;
@@ -69,7 +69,7 @@ describe('SIGTERM with 200 requests in flight', () => {
       assert.equal(counted, 200 + completedLate + refusedOnArrival);
       assert.equal(exportedValue(last, 'dynamo_component_inflight_requests', L).value, 0);
       assert.equal(exportedValue(last, 'dynamo_component_request_duration_seconds', L).count, counted);
-      console.log(`shutdown under load: 200 in flight at SIGTERM, all completed; exit 0 after ${tookMs} ms; late requests: ${JSON.stringify([...lateKinds])}`);
+      console.log(`shutdown under load: 200 in flight at SIGTERM, all completed; exit 0; late requests: ${JSON.stringify([...lateKinds])}`);
       await client.close();
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
