@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DistributedRuntime } from '../../src/index.ts';
+import { DistributedRuntime, ERROR_TYPES } from '../../src/index.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { exportedValue, startHttpReceiver } from '../helpers/otlp-receiver.ts';
 import { captureLogs } from '../helpers/runtime.ts';
-import { eventually, freePort } from '../helpers/tools.ts';
+import { freePort } from '../helpers/tools.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const L = { dynamo_namespace: 'ns', dynamo_component: 'comp', dynamo_endpoint: 'echo' };
 
@@ -35,40 +36,52 @@ describe('OTLP with a collector that is down, hanging, then back', () => {
       OTEL_METRIC_EXPORT_INTERVAL: '150',
       OTEL_METRIC_EXPORT_TIMEOUT: '5000',
     };
-    const server = await DistributedRuntime.create({ env, handleSignals: false, logSink: logs.sink, logLevel: 'info' });
+    // At debug level the runtime logs every failed export: its own count of them, beside the one warning.
+    const server = await DistributedRuntime.create({ env, handleSignals: false, logSink: logs.sink, logLevel: 'debug' });
     const clientRt = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url }, handleSignals: false, logSink: () => {} });
     const ep = server.namespace('ns').component('comp').endpoint('echo');
     await ep.serve((req: number) => req * 2);
     const client = await clientRt.namespace('ns').component('comp').endpoint('echo').client();
     await client.waitForInstances();
     const send = async (n: number): Promise<number[]> => (await Promise.all(Array.from({ length: n }, (_, i) => client.generate<number>(i).collect()))).flat();
+    const exportFailures = () => logs.lines.filter((l) => String(l['msg']).startsWith('OTLP metrics export failed'));
+    const warnings = () => exportFailures().filter((l) => l['level'] === 'warn');
     let receiver: Awaited<ReturnType<typeof startHttpReceiver>> | undefined;
     try {
-      // 1. down: connection refused, export after export
+      // 1. down: connection refused, export after export — one warning, however many failures
       assert.deepEqual(await send(40), Array.from({ length: 40 }, (_, i) => i * 2));
-      const failuresLogged = () => logs.lines.filter((l) => String(l['msg']).startsWith('OTLP metrics export failed')).length;
-      await eventually(async () => (failuresLogged() >= 1 ? true : undefined), 5000, 'a failure logged');
-      await new Promise((r) => setTimeout(r, 1000)); // several more failed exports
-      assert.equal(failuresLogged(), 1, 'failures are logged once, then summarized at most once a minute');
+      await waitFor(() => exportFailures().length, { what: '5 failed exports (collector down)', until: (n) => n >= 5 });
+      assert.equal(warnings().length, 1, 'failures are logged once, then summarized at most once a minute');
 
-      // 2. up but hanging: an export is in flight and never answered, requests go on regardless
+      // 2. up but refusing (HTTP 400): failures now counted where they arrive, still no second warning
       receiver = await startHttpReceiver(port);
+      receiver.mode = 'refuse';
+      const failuresBefore = exportFailures().length;
+      await waitFor(() => ({ atReceiver: receiver!.refused, logged: exportFailures().length - failuresBefore }), {
+        what: '3 refused exports counted at the receiver and by the runtime',
+        until: (n) => n.atReceiver >= 3 && n.logged >= 3,
+      });
+      assert.equal(warnings().length, 1, 'still the one warning');
+      assert.equal(receiver.exports.length, 0);
+
+      // 3. up but hanging: an export is in flight and never answered, requests go on regardless
       receiver.mode = 'hang';
-      await eventually(async () => (receiver!.pending >= 1 ? true : undefined), 5000, 'an export hanging');
+      await waitFor(() => receiver!.pending, { what: 'an export hanging', until: (n) => n >= 1 });
       const pendingBefore = receiver.pending;
       assert.deepEqual(await send(60), Array.from({ length: 60 }, (_, i) => i * 2));
       assert.ok(receiver.pending >= pendingBefore, 'the hanging export was still unanswered while all 60 requests completed');
       assert.equal(receiver.exports.length, 0);
 
-      // 3. back: the next successful export carries the exact cumulative totals
+      // 4. back: the next successful export carries the exact cumulative totals
       receiver.mode = 'ok';
       receiver.releasePending();
-      const exp = await eventually(async () => receiver!.exports.at(-1), 10_000, 'a successful export');
+      const exp = await waitFor(() => receiver!.exports.at(-1), { what: 'a successful export' });
       assert.equal(exportedValue(exp, 'dynamo_component_requests_total', L).value, 100);
       assert.equal(exportedValue(exp, 'dynamo_component_inflight_requests', L).value, 0);
       assert.equal(exportedValue(exp, 'dynamo_component_request_duration_seconds', L).count, 100);
-      await eventually(async () => (logs.lines.some((l) => l['msg'] === 'OTLP metrics export works again') ? true : undefined), 5000, 'recovery logged');
-      assert.equal(ep.recorder.errors.reduce((a, b) => a + b, 0), 0);
+      for (const errorType of ERROR_TYPES) assert.equal(exportedValue(exp, 'dynamo_component_errors_total', { ...L, error_type: errorType }).value, 0, errorType);
+      await waitFor(() => logs.lines.some((l) => l['msg'] === 'OTLP metrics export works again'), { what: 'recovery logged' });
+      assert.equal(warnings().length, 1, 'no warning for the failures during the hang either');
     } finally {
       await client.close();
       await clientRt.shutdown();

@@ -193,8 +193,8 @@ export function decodeJson(body: string, headers: Record<string, string> = {}): 
 
 // ---- receivers ------------------------------------------------------------------------------
 
-/** `ok` answers 200; `hang` never answers; `fail` answers 503. */
-export type ReceiverMode = 'ok' | 'hang' | 'fail';
+/** `ok` answers 200; `hang` never answers; `fail` answers 503 (retryable); `refuse` answers 400 (not retryable: the export fails at once). */
+export type ReceiverMode = 'ok' | 'hang' | 'fail' | 'refuse';
 
 export interface Receiver {
   readonly url: string;
@@ -202,6 +202,8 @@ export interface Receiver {
   mode: ReceiverMode;
   /** Requests received and not answered (mode `hang`). */
   readonly pending: number;
+  /** Requests answered with an error status (modes `fail` and `refuse`): failed exports, counted where they arrived. */
+  readonly refused: number;
   /** Answers every pending request with 503 and closes its socket. */
   releasePending(): void;
   stop(): Promise<void>;
@@ -212,6 +214,7 @@ export async function startHttpReceiver(port = 0): Promise<Receiver> {
   const held: ServerResponse[] = [];
   const sockets = new Set<Socket>();
   let mode: ReceiverMode = 'ok';
+  let refused = 0;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -223,8 +226,9 @@ export async function startHttpReceiver(port = 0): Promise<Receiver> {
         held.push(res);
         return;
       }
-      if (mode === 'fail') {
-        res.writeHead(503).end();
+      if (mode === 'fail' || mode === 'refuse') {
+        refused++;
+        res.writeHead(mode === 'fail' ? 503 : 400).end();
         return;
       }
       const isJson = String(req.headers['content-type']).includes('json');
@@ -252,6 +256,9 @@ export async function startHttpReceiver(port = 0): Promise<Receiver> {
     },
     get pending() {
       return held.length;
+    },
+    get refused() {
+      return refused;
     },
     releasePending: release,
     async stop() {
@@ -294,6 +301,7 @@ export async function startGrpcReceiver(): Promise<Receiver> {
     exports,
     mode: 'ok',
     pending: 0,
+    refused: 0,
     releasePending() {},
     async stop() {
       await new Promise<void>((r) => server.tryShutdown(() => r()));
