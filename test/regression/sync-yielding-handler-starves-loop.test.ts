@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DistributedRuntime } from '../../src/index.ts';
 import { startNatsServer } from '../helpers/nats-server.ts';
-import { eventually } from '../helpers/tools.ts';
+import { parseExposition } from '../helpers/exposition.ts';
+import { endpointView } from '../helpers/scrape.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe('regression: a synchronously-yielding endless handler', () => {
   it('does not starve the event loop: the break reaches it, other requests are served', { timeout: 15_000 }, async () => {
@@ -30,7 +32,10 @@ describe('regression: a synchronously-yielding endless handler', () => {
       }
       assert.deepEqual(seen, Array.from({ length: 1000 }, (_, i) => i));
       assert.deepEqual(await echo.generate('still here').collect(), ['still here']);
-      await eventually(async () => (comp.endpoint('endless').recorder.inflight === 0 ? true : undefined), 5000, 'the endless request ended');
+      const endlessMetrics = async () => endpointView(parseExposition(await server.metricsText()), { dynamo_endpoint: 'endless' });
+      const ended = await waitFor(endlessMetrics, { what: 'the endless request ended', until: (v) => v.inflight === 0 });
+      assert.equal(ended.requests, 1);
+      assert.equal(ended.errorTotal, 0, 'a reader breaking out is not an endpoint error');
       await endless.close();
       await echo.close();
     } finally {
