@@ -23,6 +23,8 @@ const defaultUntil = (value: unknown): boolean => value !== undefined && value !
  * throws counts as "not yet" (e.g. a server still starting); the last error or value seen goes
  * into the timeout message.
  */
+export function waitFor<T>(probe: () => T | Promise<T>, options: WaitOptions<T> & { until: (value: T) => boolean }): Promise<T>;
+export function waitFor<T>(probe: () => T | Promise<T>, options: Omit<WaitOptions<T>, 'until'>): Promise<Exclude<T, undefined | false>>;
 export async function waitFor<T>(probe: () => T | Promise<T>, options: WaitOptions<T>): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const intervalMs = options.intervalMs ?? 20;
