@@ -4,6 +4,7 @@ import { ValueType } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { serializeResourceMetrics } from '../../src/metrics/prometheus-serializer.ts';
+import { countTurns, perTurn } from '../helpers/event-loop.ts';
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { promtoolCheck } from '../helpers/tools.ts';
 
@@ -158,15 +159,30 @@ describe('serializeResourceMetrics', () => {
     assert.equal(text, '# HELP clash_total first\n# TYPE clash_total counter\nclash_total{s="a"} 1\n');
   });
 
-  it('yields to the event loop on long outputs and still renders every point', async () => {
-    const metrics = Array.from({ length: 50 }, (_, i) => counter(`m${i}_total`, 'h', Array.from({ length: 100 }, (_, j) => [{ j: String(j) }, j] as [Record<string, string>, number])));
-    let ticks = 0;
-    const timer = setInterval(() => ticks++, 0);
-    const text = await serializeResourceMetrics({ resource: resourceFromAttributes({}), scopeMetrics: [{ scope: { name: 's' }, metrics }] }, { yieldEvery: 500, withTargetInfo: false });
-    clearInterval(timer);
+  it('yields to the event loop every `yieldEvery` points on long outputs and still renders every point', async () => {
+    // Each point's attributes note the turn in which the serializer reads them (once: label
+    // strings are cached per attribute set): how many points share a turn, counted exactly.
+    const turns = countTurns();
+    const renderedIn: number[] = [];
+    const watched = (j: number): Record<string, string> =>
+      Object.defineProperty({}, 'j', {
+        enumerable: true,
+        get: () => {
+          renderedIn.push(turns.now);
+          return String(j);
+        },
+      });
+    const metrics = Array.from({ length: 50 }, (_, i) => counter(`m${i}_total`, 'h', Array.from({ length: 100 }, (_, j) => [watched(j), j] as [Record<string, string>, number])));
+    let text: string;
+    try {
+      text = await serializeResourceMetrics({ resource: resourceFromAttributes({}), scopeMetrics: [{ scope: { name: 's' }, metrics }] }, { yieldEvery: 500, withTargetInfo: false });
+    } finally {
+      turns.stop();
+    }
     const families = parseExposition(text);
     assert.equal(families.size, 50);
     assert.equal([...families.values()].reduce((n, f) => n + f.samples.length, 0), 5000);
-    assert.ok(ticks >= 1, 'the serializer never yielded');
+    assert.equal(renderedIn.length, 5000);
+    assert.deepEqual(perTurn(renderedIn), Array.from({ length: 10 }, () => 500));
   });
 });
