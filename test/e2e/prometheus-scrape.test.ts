@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DistributedRuntime } from '../../src/index.ts';
+import { startNatsServer } from '../helpers/nats-server.ts';
 import { eventually, startPrometheus } from '../helpers/tools.ts';
 
 describe('a real Prometheus server scraping the status server', () => {
-  it('reports up == 1 and the exact request count recorded', async () => {
+  it('reports up == 1 and the exact request count served', async () => {
+    const nats = await startNatsServer();
     const rt = await DistributedRuntime.create({
-      env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '127.0.0.1' },
+      env: { NATS_SERVER: nats.url, DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_PORT: '0', DYN_SYSTEM_HOST: '127.0.0.1' },
       logSink: () => {},
-      nats: false,
       handleSignals: false,
     });
     const prom = await startPrometheus(`127.0.0.1:${rt.systemPort}`);
@@ -16,10 +17,14 @@ describe('a real Prometheus server scraping the status server', () => {
       const comp = rt.namespace('example_namespace').component('example_component');
       const chosen = comp.endpoint('example_endpoint');
       const other = comp.endpoint('other_endpoint');
-      chosen.setServing(true);
-      other.setServing(true);
-      for (let i = 0; i < 37; i++) chosen.recorder.requestEnded(chosen.recorder.requestStarted(10));
-      for (let i = 0; i < 5; i++) other.recorder.requestEnded(other.recorder.requestStarted(10));
+      // Real requests over NATS, 37 and 5 of them: the counts Prometheus must end up with.
+      for (const ep of [chosen, other]) await ep.serve((req: string) => req);
+      for (const [ep, n] of [[chosen, 37], [other, 5]] as const) {
+        const client = await ep.client();
+        await client.waitForInstances();
+        for (let i = 0; i < n; i++) assert.deepEqual(await client.generate('ping').collect(), ['ping']);
+        await client.close();
+      }
       chosen.createCounter({ name: 'bytes_processed', description: 'Example of a custom metric. Total number of data bytes processed by system handler' }).add(42);
 
       const up = await eventually(async () => {
@@ -48,6 +53,7 @@ describe('a real Prometheus server scraping the status server', () => {
     } finally {
       await prom.stop();
       await rt.shutdown();
+      await nats.stop();
     }
   });
 });
