@@ -4,7 +4,7 @@ import { DistributedRuntime, ErrorCode, RemoteError, DynamoError } from '../../s
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { exportedValue, startHttpReceiver, type Export, type Receiver } from '../helpers/otlp-receiver.ts';
 import { scrapeEndpoint, STATUS_SERVER_ENV } from '../helpers/scrape.ts';
-import { waitForValue, withDeadline } from '../helpers/wait.ts';
+import { waitFor, waitForValue, withDeadline } from '../helpers/wait.ts';
 
 // What these tests read is what users read: /metrics while the runtime runs, and the final OTLP
 // export that shutdown flushes (after it, /metrics is gone with the status server).
@@ -35,7 +35,12 @@ describe('graceful shutdown', () => {
     const { server, clientRt, port } = await startRuntimes();
     try {
       const ep = server.namespace('ns').component('c').endpoint('slow');
+      // Every request waits at a gate the test opens, then streams 5 pieces: all 20 are in flight
+      // at once however slow the machine, and each still has work left when shutdown begins.
+      let openGate!: () => void;
+      const gate = new Promise<void>((resolve) => (openGate = resolve));
       await ep.serve(async function* (req: number) {
+        await gate;
         for (let i = 0; i < 5; i++) {
           await new Promise((r) => setTimeout(r, 40));
           yield req * 10 + i;
@@ -44,14 +49,16 @@ describe('graceful shutdown', () => {
       const client = await clientRt.namespace('ns').component('c').endpoint('slow').client();
       await client.waitForInstances();
       const L = { dynamo_endpoint: 'slow' };
-      // The handler holds each request for 5 × 40 ms — time that shutdown must wait out.
       const pending = Array.from({ length: 20 }, (_, i) => client.generate<number>(i).collect());
       await waitForValue(async () => {
         const v = await scrapeEndpoint(port, L);
         return { requests: v.requests, inflight: v.inflight };
       }, { requests: 20, inflight: 20 }, { what: 'all 20 requests in flight on /metrics' });
 
-      await withDeadline(server.shutdown(), 'shutdown with 20 requests in flight');
+      const closing = server.shutdown();
+      await waitFor(() => server.health().endpoints['ns/c/slow'], { what: 'the endpoint to stop taking requests', until: (state) => state === 'not_serving' });
+      openGate();
+      await withDeadline(closing, 'shutdown with 20 requests in flight');
       const results = await Promise.all(pending);
       assert.deepEqual(results, Array.from({ length: 20 }, (_, i) => [0, 1, 2, 3, 4].map((k) => i * 10 + k)));
       const last = finalExport(receiver);
