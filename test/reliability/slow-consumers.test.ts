@@ -5,7 +5,7 @@ import { DistributedRuntime, type RequestContext } from '../../src/index.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { rawRequest } from '../helpers/raw-request.ts';
 import { scrapeEndpoint, STATUS_SERVER_ENV, type EndpointView } from '../helpers/scrape.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { waitFor, waitForValue } from '../helpers/wait.ts';
 
 const PIECE = 'x'.repeat(1000);
 const PIECE_BYTES = 1002; // as JSON
@@ -52,57 +52,67 @@ describe('slow and absent readers: the server holds the handler, not memory', ()
       },
     });
     await spy.flush();
-    after(() => spy.close());
     const start = await metrics();
+    // The client's one-second tick (re-acknowledge a waiting reader; heartbeat a full window) runs
+    // on the test's clock here: it fires when the test says, not when a loaded machine happens to
+    // get round to it, so each stall point is exact.
+    mock.timers.enable({ apis: ['setInterval'] });
     const client = await clientRt.namespace('ns').component('c').endpoint('huge').client({ window: 64 });
-    await client.waitForInstances();
-    const stream = client.generate<string>('stalled');
-    for (let i = 0; i < 10; i++) assert.equal((await stream.next()).value, PIECE);
+    try {
+      await client.waitForInstances();
+      const stream = client.generate<string>('stalled');
+      for (let i = 0; i < 10; i++) assert.equal((await stream.next()).value, PIECE);
+      const stall = async () => ({ produced: produced.get('stalled'), responseBytes: (await metrics()).responseBytes - start.responseBytes });
 
-    // The reader has taken 10 and acknowledged none (it acknowledges every half window, 32): the
-    // server sends exactly the window, 64, and holds the handler with the 65th piece pulled.
-    const stalled = await waitFor(async () => ({ produced: produced.get('stalled'), responseBytes: (await metrics()).responseBytes - start.responseBytes }), {
-      what: 'the stream stalled at its window',
-      until: (v) => v.produced === 65 && v.responseBytes === 64 * PIECE_BYTES,
-    });
-    assert.deepEqual(stalled, { produced: 65, responseBytes: 64 * PIECE_BYTES });
+      // The reader has taken 10 and acknowledged none (it acknowledges every half window, 32): the
+      // server sends exactly the window, 64, and holds the handler with the 65th piece pulled.
+      await waitForValue(stall, { produced: 65, responseBytes: 64 * PIECE_BYTES }, { what: 'the stream stalled at its window' });
 
-    // It stays held while the server goes on serving: a whole other stream starts and ends meanwhile.
-    let probed = 0;
-    for await (const v of client.generate<string>('probe')) {
-      assert.equal(v, PIECE);
-      if (++probed === 5) break;
+      // The tick: a full window says it is still there, acknowledging the 10 it took — the window
+      // slides by exactly that, and the stream stalls again at 10 + 64.
+      mock.timers.tick(1000);
+      await waitForValue(stall, { produced: 75, responseBytes: 74 * PIECE_BYTES }, { what: 'the stream stalled again after the heartbeat' });
+
+      // It stays held while the server goes on serving: a whole other stream starts and ends meanwhile.
+      let probed = 0;
+      for await (const v of client.generate<string>('probe')) {
+        assert.equal(v, PIECE);
+        if (++probed === 5) break;
+      }
+      await waitFor(async () => (await metrics()).inflight, { what: 'only the stalled stream in flight', until: (n) => n === 1 });
+      assert.equal(produced.get('stalled'), 75, 'the stalled handler ran ahead');
+
+      let more = 0;
+      for await (const v of stream) {
+        assert.equal(v, PIECE);
+        if (++more === 2000) break;
+      }
+      const end = await waitFor(metrics, { what: 'the resumed stream cancelled', until: (v) => v.inflight === 0 });
+      // Read 2010; acknowledged at most 2010; so at most 2010 + 64 sent and one more pulled.
+      const made = produced.get('stalled')!;
+      assert.ok(made >= 2010 && made <= 2010 + 64 + 1, `produced ${made}`);
+      const probeMade = produced.get('probe')!;
+      assert.ok(probeMade >= 5 && probeMade <= 64 + 1, `probe produced ${probeMade}`); // read 5, acknowledged none
+      assert.equal(end.requests - start.requests, 2);
+      assert.equal(end.errorTotal - start.errorTotal, 0, 'a reader leaving early is not an endpoint error');
+      // What /metrics says was sent is what went over the wire, to the byte: the data messages, and
+      // one terminal `cancelled` message per stream the reader left.
+      const wire = await waitFor(() => ({ ...spied }), { what: 'every published response seen on the wire', until: (w) => w.bytes === end.responseBytes - start.responseBytes });
+      assert.deepEqual(wire.kinds, { data: wire.kinds['data'], cancelled: 2 });
+      const sent = wire.kinds['data']!;
+      // Every piece published was produced; the last one each handler pulled may not have been.
+      assert.ok(sent >= made + probeMade - 2 && sent <= made + probeMade, `sent ${sent} of ${made} + ${probeMade} produced`);
+    } finally {
+      mock.timers.reset();
+      await client.close();
+      await spy.close();
     }
-    await waitFor(async () => (await metrics()).inflight, { what: 'only the stalled stream in flight', until: (n) => n === 1 });
-    assert.equal(produced.get('stalled'), 65, 'the stalled handler ran ahead');
-
-    let more = 0;
-    for await (const v of stream) {
-      assert.equal(v, PIECE);
-      if (++more === 2000) break;
-    }
-    const end = await waitFor(metrics, { what: 'the resumed stream cancelled', until: (v) => v.inflight === 0 });
-    // Read 2010; acknowledged at most 2010; so at most 2010 + 64 sent and one more pulled.
-    const made = produced.get('stalled')!;
-    assert.ok(made >= 2010 && made <= 2010 + 64 + 1, `produced ${made}`);
-    const probeMade = produced.get('probe')!;
-    assert.ok(probeMade >= 5 && probeMade <= 64 + 1, `probe produced ${probeMade}`); // read 5, acknowledged none
-    assert.equal(end.requests - start.requests, 2);
-    assert.equal(end.errorTotal - start.errorTotal, 0, 'a reader leaving early is not an endpoint error');
-    // What /metrics says was sent is what went over the wire, to the byte: the data messages, and
-    // one terminal `cancelled` message per stream the reader left.
-    const wire = await waitFor(() => ({ ...spied }), { what: 'every published response seen on the wire', until: (w) => w.bytes === end.responseBytes - start.responseBytes });
-    assert.deepEqual(wire.kinds, { data: wire.kinds['data'], cancelled: 2 });
-    const sent = wire.kinds['data']!;
-    // Every piece published was produced; the last one each handler pulled may not have been.
-    assert.ok(sent >= made + probeMade - 2 && sent <= made + probeMade, `sent ${sent} of ${made} + ${probeMade} produced`);
-    await client.close();
   });
 
   it('a reader that keeps up acknowledges once per half window, not per response', async () => {
-    // The client also re-acknowledges, once a second, a stream whose reader is waiting (in case an
-    // ack was lost). That timer is held still here — on a loaded machine it would fire mid-stream
-    // and shift the count — so what is counted is the half-window acks alone.
+    // The client also acknowledges on its one-second tick (a waiting reader re-acknowledges, in
+    // case an ack was lost). That tick is held still here — on a loaded machine it would fire
+    // mid-stream and shift the count — so what is counted is the half-window acks alone.
     mock.timers.enable({ apis: ['setInterval'] });
     const client = await clientRt
       .namespace('ns')
