@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { DistributedRuntime, type Endpoint } from '../../src/index.ts';
+import { DistributedRuntime, type Endpoint, type RequestContext } from '../../src/index.ts';
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { rawRequest } from '../helpers/raw-request.ts';
@@ -53,10 +53,13 @@ describe('NATS permissions: the shipped configuration on a real nats-server', ()
     service = await DistributedRuntime.create({ env, handleSignals: false, logSink: () => {}, nats: { user: 'dynamo_service', pass: 'service-secret' } });
     caller = await DistributedRuntime.create({ env, handleSignals: false, logSink: () => {}, nats: { user: 'dynamo_caller', pass: 'caller-secret', inboxPrefix: '_INBOX_caller' } });
     ep = service.namespace('ns').component('c').endpoint('stream');
-    await ep.serve(async function* (req: { n: number; delayMs?: number }) {
+    await ep.serve(async function* (req: { n: number; delayMs?: number; holdAfter?: number }, ctx: RequestContext) {
       for (let i = 0; i < req.n; i++) {
         if (req.delayMs) await new Promise((r) => setTimeout(r, req.delayMs));
         yield i;
+        // Nothing more until the caller's cancel: what reaches the caller after it left is then
+        // exactly the terminal message, however slow the machine (no data still on its way).
+        if (i === req.holdAfter) return void (await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true })));
       }
     });
   });
@@ -74,7 +77,7 @@ describe('NATS permissions: the shipped configuration on a real nats-server', ()
     const results = await Promise.all(Array.from({ length: 20 }, () => client.generate<number>({ n: 100 }).collect()));
     for (const r of results) assert.deepEqual(r, Array.from({ length: 100 }, (_, i) => i));
     // a caller that stops early: the cancel reaches the service, the handler stops
-    for await (const piece of client.generate<number>({ n: 10_000, delayMs: 5 })) if (piece === 3) break;
+    for await (const piece of client.generate<number>({ n: 10_000, holdAfter: 3 })) if (piece === 3) break;
     await eventually(async () => (ep.recorder.inflight === 0 ? true : undefined), 5000, 'cancelled stream ended');
     assert.equal(await requestsTotal(), 21);
     // the terminal message the service sends a cancelled stream reaches the client after it left
