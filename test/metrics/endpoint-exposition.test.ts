@@ -64,7 +64,9 @@ describe('EndpointExposition (the /metrics fast path)', () => {
       turns.stop();
     }
     assert.deepEqual([...turnsOf.keys()].sort(), [
+      'dynamo_component_concurrency_limit',
       'dynamo_component_inflight_requests',
+      'dynamo_component_rejected_requests_total',
       'dynamo_component_request_bytes_total',
       'dynamo_component_request_duration_seconds',
       'dynamo_component_requests_total',
