@@ -12,6 +12,7 @@ import { DistributedRuntime, type Endpoint, type RequestContext } from '../../sr
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { rawRequest } from '../helpers/raw-request.ts';
+import { viewOf } from '../helpers/scraped.ts';
 import { eventually } from '../helpers/tools.ts';
 
 const AUTHORIZATION = readFileSync(new URL('../../examples/nats-permissions/authorization.conf', import.meta.url), 'utf8');
@@ -78,7 +79,7 @@ describe('NATS permissions: the shipped configuration on a real nats-server', ()
     for (const r of results) assert.deepEqual(r, Array.from({ length: 100 }, (_, i) => i));
     // a caller that stops early: the cancel reaches the service, the handler stops
     for await (const piece of client.generate<number>({ n: 10_000, holdAfter: 3 })) if (piece === 3) break;
-    await eventually(async () => (ep.recorder.inflight === 0 ? true : undefined), 5000, 'cancelled stream ended');
+    await eventually(async () => ((await viewOf(service, 'stream')).inflight === 0 ? true : undefined), 5000, 'cancelled stream ended');
     assert.equal(await requestsTotal(), 21);
     // the terminal message the service sends a cancelled stream reaches the client after it left
     await eventually(async () => (client.stats().unmatchedMessages === 1 ? true : undefined), 5000, 'the cancelled stream\'s terminal message');
@@ -154,7 +155,10 @@ describe('NATS permissions: the shipped configuration on a real nats-server', ()
     // the client's inbox token is random, not derivable from its request ids.
     const aimed = rawRequest(ep.subject, '{"n":3}', { inbox: '_INBOX_caller' });
     other.nc.publish(ep.subject, aimed.data, { reply: aimed.reply, headers: aimed.headers });
-    await eventually(async () => ((await requestsTotal()) === before + 2 && ep.recorder.inflight === 0 ? true : undefined), 5000, 'aimed request served');
+    await eventually(async () => {
+      const v = await viewOf(service, 'stream');
+      return v.requests === before + 2 && v.inflight === 0 ? true : undefined;
+    }, 5000, 'aimed request served');
     assert.deepEqual(client.stats(), { rejectedMessages: 0, unmatchedMessages: 0 });
     await client.close();
   });

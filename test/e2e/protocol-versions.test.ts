@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { DistributedRuntime, RemoteError } from '../../src/index.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
+import { viewOf } from '../helpers/scraped.ts';
 
 describe('protocol versions', () => {
   let nats: NatsServer;
@@ -61,6 +62,6 @@ describe('protocol versions', () => {
     assert.equal(answer.headers?.get('Dynamo-Error-Type'), 'invalid_message');
     assert.equal(answer.headers?.get('Dynamo-Instance'), '', 'an unproven answer names no instance');
     assert.deepEqual(answer.json(), { type: 'invalid_message', message: 'Dynamo-Protocol 1 is not supported: this instance speaks protocol 2' });
-    assert.equal(ep.recorder.errorCount('invalid_message'), 1);
+    assert.equal((await viewOf(rt, 'new')).errors.invalid_message, 1);
   });
 });

@@ -1,15 +1,24 @@
-/** What a runtime's /metrics says, read the way a scraper reads it (parsed exposition, exact values). */
+/**
+ * What a runtime's /metrics says about one endpoint, read the way a scraper reads it (the
+ * runtime's exposition, parsed strictly) — for tests whose runtime has no status server.
+ */
 import type { DistributedRuntime } from '../../src/index.ts';
 import { ERROR_TYPES } from '../../src/index.ts';
-import { parseExposition, sampleValue } from './exposition.ts';
+import { parseExposition } from './exposition.ts';
+import { endpointView, type EndpointView } from './scrape.ts';
 
-/** `dynamo_component_requests_total` of one endpoint (by its `dynamo_endpoint` label). */
+/** The automatic metrics of the endpoint labelled `dynamo_endpoint="<endpoint>"`, now. */
+export async function viewOf(rt: DistributedRuntime, endpoint: string): Promise<EndpointView> {
+  return endpointView(parseExposition(await rt.metricsText()), { dynamo_endpoint: endpoint });
+}
+
+/** `dynamo_component_requests_total` of one endpoint. */
 export async function requestsOf(rt: DistributedRuntime, endpoint: string): Promise<number> {
-  return sampleValue(parseExposition(await rt.metricsText()), 'dynamo_component_requests_total', 'dynamo_component_requests_total', { dynamo_endpoint: endpoint });
+  return (await viewOf(rt, endpoint)).requests;
 }
 
 /** `dynamo_component_errors_total` of one endpoint, one value per `error_type`, in `ERROR_TYPES` order. */
 export async function errorsOf(rt: DistributedRuntime, endpoint: string): Promise<number[]> {
-  const families = parseExposition(await rt.metricsText());
-  return ERROR_TYPES.map((t) => sampleValue(families, 'dynamo_component_errors_total', 'dynamo_component_errors_total', { dynamo_endpoint: endpoint, error_type: t }));
+  const { errors } = await viewOf(rt, endpoint);
+  return ERROR_TYPES.map((t) => errors[t]);
 }

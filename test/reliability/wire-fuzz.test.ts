@@ -5,6 +5,7 @@ import { connect, headers, type MsgHdrs, type NatsConnection } from '@nats-io/tr
 import { DistributedRuntime, ERROR_TYPES, type Endpoint, type EndpointClient } from '../../src/index.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { rawRequest } from '../helpers/raw-request.ts';
+import { viewOf } from '../helpers/scraped.ts';
 import { eventually } from '../helpers/tools.ts';
 
 const MAX_PAYLOAD = 64 * 1024;
@@ -187,7 +188,7 @@ describe('wire fuzzing', () => {
       },
     });
     await raw.flush();
-    const before = ep.recorder.requests;
+    const before = (await viewOf(server, 'fuzz')).requests;
 
     const valid: Array<Promise<string | undefined>> = [];
     let sent = 0;
@@ -214,12 +215,14 @@ describe('wire fuzzing', () => {
     await raw.flush();
 
     assert.deepEqual((await Promise.all(valid)).filter((x) => x !== undefined), []);
-    await eventually(async () => (ep.recorder.requests - before === sent && ep.recorder.inflight === 0 ? true : undefined), 20_000, 'every message counted');
+    const view = await eventually(async () => {
+      const v = await viewOf(server, 'fuzz');
+      return v.requests - before === sent && v.inflight === 0 ? v : undefined;
+    }, 20_000, 'every message counted');
     await eventually(async () => ([...wanted.keys()].every((k) => replies.has(k)) ? true : undefined), 10_000, 'every bad message with an allowed reply subject answered');
 
-    const counted = Object.fromEntries(ERROR_TYPES.map((t) => [t, ep.recorder.errorCount(t)]));
+    const counted = view.errors;
     assert.deepEqual(counted, { ...expected, generate: 0, publish_response: 0, publish_final: 0 });
-    assert.equal(ep.recorder.inflight, 0);
     for (const [subject, type] of wanted) assert.deepEqual(replies.get(subject), [type], subject);
     assert.equal(replies.size, wanted.size, 'nothing answered that must not be');
     assert.equal(trapped, 0, 'nothing published to a request-plane subject');
@@ -293,7 +296,7 @@ describe('wire fuzzing', () => {
     assert.deepEqual(failures, []);
     assert.equal(dropped(), hostileSent);
     assert.ok(clients.every((c) => c.stats().rejectedMessages > 0), 'hostile messages reached open streams');
-    assert.equal(ep.recorder.inflight, 0);
+    assert.equal((await viewOf(server, 'fuzz')).inflight, 0);
     console.log(`${hostileSent} hostile messages during ${streams} streams: ${JSON.stringify(clients.map((c) => c.stats()))}`);
     for (const c of clients) await c.close();
   });
