@@ -136,11 +136,12 @@ export class Endpoint extends MetricsNode {
       await server.start();
       const r = this.recorder;
       await this.ctx.service().add({
-        name: this.path,
+        // The service API's endpoint names are `[-\w]+`: the path joined by `-` (the metadata and the subject carry the hierarchy exactly).
+        name: `${this.component.namespace.name}-${this.component.name}-${this.name}`,
         subject: this.subject,
         instanceSubject: server.instanceSubject,
         metadata: { dynamo_namespace: this.component.namespace.name, dynamo_component: this.component.name, dynamo_endpoint: this.name },
-        stats: () => ({ num_requests: r.requests, num_errors: r.errors.reduce((a, b) => a + b, 0), processing_time: r.durationSum * 1e9 }),
+        stats: () => ({ num_requests: r.requests, num_errors: r.errors.reduce((a, b) => a + b, 0), processing_time: r.durationSum * 1e9, last_error: server.lastError }),
       });
     } catch (err) {
       this.server = undefined;

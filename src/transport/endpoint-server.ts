@@ -74,6 +74,7 @@ export class EndpointServer<TEndpoint> {
   private readonly lingerMs: number;
   private lastDirect = 0;
   private stopped: Promise<void> | undefined;
+  private lastErrorText = '';
   private idle: (() => void) | undefined;
   /** The first error a subscription callback received (a permission violation closes the subscription). */
   private subscriptionError: Error | undefined;
@@ -86,6 +87,11 @@ export class EndpointServer<TEndpoint> {
     this.out = new ResponsePublisher(options.nc, options.instanceId, options.observer, options.logger);
     this.stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
     this.lingerMs = options.lingerMs ?? 1000;
+  }
+
+  /** The text of the last error this endpoint answered, for `$SRV.STATS` (`''` before any). */
+  get lastError(): string {
+    return this.lastErrorText;
   }
 
   get inflight(): number {
@@ -268,6 +274,7 @@ export class EndpointServer<TEndpoint> {
       if (!stream.cancelled) {
         const type = err instanceof FinalFailure ? ErrorType.PublishFinal : err instanceof PublishFailure ? ErrorType.PublishResponse : ErrorType.Generate;
         this.options.observer.error(type);
+        this.lastErrorText = `${type}: ${errorText(err)}`.slice(0, 1024);
         if (type === ErrorType.Generate) {
           this.handlerFailures.write('handler failed', () => ({ subject: this.options.subject, request_id: stream.ctx.requestId, error: err, stack: err instanceof Error ? err.stack : undefined }));
         } else {
@@ -290,6 +297,7 @@ export class EndpointServer<TEndpoint> {
   /** Ends a request that never reached the engine: counted, and answered as `parseRequest` decided. */
   private refuse(mark: number, reply: string, refused: RefusedRequest): void {
     this.options.observer.error(refused.errorType);
+    this.lastErrorText = `${refused.errorType}: ${refused.reason}`;
     this.options.logger.debug('request refused', { error_type: refused.errorType, reason: refused.reason });
     if (refused.answer !== Answer.None) this.out.publishError(reply, refused.errorType, refused.reason, refused.answer === Answer.Proven);
     this.options.observer.requestEnded(mark);

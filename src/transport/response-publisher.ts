@@ -41,6 +41,25 @@ function fixedHeaders(entries: Array<[string, string]>): PublishOptions {
 
 const encoder = new TextEncoder();
 
+/** HTTP-like codes for the service API's `Nats-Service-Error-Code`: the caller's fault, the endpoint's, or unavailable. */
+const SERVICE_ERROR_CODE: Readonly<Record<string, number>> = {
+  deserialization: 400,
+  invalid_message: 400,
+  response_stream: 400,
+  generate: 500,
+  publish_response: 500,
+  publish_final: 500,
+  overloaded: 503,
+  unavailable: 503,
+  shutting_down: 503,
+  cancelled: 499,
+};
+
+/** A header value: one line, printable, short. */
+function serviceErrorText(message: string): string {
+  return message.replace(/[\r\n\t\x00-\x1f\x7f]+/g, ' ').slice(0, 256);
+}
+
 /** The header blocks of one instance: every response names the instance, so a client reads one instance per stream. */
 function instanceHeaders(instanceId: string) {
   const base: Array<[string, string]> = [
@@ -114,6 +133,9 @@ export class ResponsePublisher {
     if (proven) h.set(Header.Instance, this.instanceId);
     h.set(Header.Kind, MessageKind.Error);
     h.set(Header.ErrorType, type);
+    // The NATS service API's error headers, so standard tooling reads our errors too.
+    h.set('Nats-Service-Error', serviceErrorText(message));
+    h.set('Nats-Service-Error-Code', String(SERVICE_ERROR_CODE[type] ?? 500));
     const data = encoder.encode(JSON.stringify({ type, message: message.slice(0, MAX_ERROR_TEXT) }));
     try {
       this.nc.publish(reply, data, { headers: h });

@@ -18,10 +18,12 @@ export interface EndpointStats {
   num_errors: number;
   /** Nanoseconds, summed over requests. */
   processing_time: number;
+  /** The text of the last error answered (`''` before any), as NATS tooling shows it. */
+  last_error: string;
 }
 
 export interface ServedEndpoint {
-  /** `namespace/component/endpoint`. */
+  /** The service API's endpoint name (`[-\w]+`). */
   name: string;
   /** Shared subject (and queue group). */
   subject: string;
@@ -118,7 +120,7 @@ export class ServiceResponder {
               queue_group: e.subject,
               num_requests: s.num_requests,
               num_errors: s.num_errors,
-              last_error: '',
+              last_error: s.last_error,
               processing_time: ns,
               average_processing_time: s.num_requests === 0 ? 0 : Math.round(ns / s.num_requests),
             };

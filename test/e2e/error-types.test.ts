@@ -63,11 +63,12 @@ describe('the six error types, each driven for real', () => {
     );
   }
 
-  async function rawRequest(data: Uint8Array | string, hdrs?: Record<string, string>): Promise<{ kind: string; type: string }> {
+  async function rawRequest(data: Uint8Array | string, hdrs?: Record<string, string>): Promise<{ kind: string; type: string; code: string }> {
     const h = headers();
     for (const [k, v] of Object.entries(hdrs ?? {})) h.set(k, v);
     const reply = await raw.request(ep.subject, data, { timeout: 5000, ...(hdrs === undefined ? {} : { headers: h }) });
-    return { kind: reply.headers?.get('Dynamo-Kind') ?? '', type: reply.headers?.get('Dynamo-Error-Type') ?? '' };
+    // the NATS service API's error code comes along, for standard tooling
+    return { kind: reply.headers?.get('Dynamo-Kind') ?? '', type: reply.headers?.get('Dynamo-Error-Type') ?? '', code: reply.headers?.get('Nats-Service-Error-Code') ?? '' };
   }
 
   const remote = (type: string, text?: RegExp) => (err: unknown) =>
@@ -75,9 +76,9 @@ describe('the six error types, each driven for real', () => {
 
   it('counts each at its moment, answers where there is someone to answer, and in-flight returns to 0', async () => {
     // deserialization: garbage bytes (not JSON, not UTF-8)
-    assert.deepEqual(await rawRequest(new Uint8Array([0xff, 0xfe, 0x00, 0x41])), { kind: 'error', type: 'deserialization' });
+    assert.deepEqual(await rawRequest(new Uint8Array([0xff, 0xfe, 0x00, 0x41])), { kind: 'error', type: 'deserialization', code: '400' });
     // invalid_message: decodes as JSON, but carries no protocol headers
-    assert.deepEqual(await rawRequest('{"mode":"ok"}'), { kind: 'error', type: 'invalid_message' });
+    assert.deepEqual(await rawRequest('{"mode":"ok"}'), { kind: 'error', type: 'invalid_message', code: '400' });
     // response_stream: a valid request with no reply subject
     raw.publish(ep.subject, '{"mode":"ok"}', { headers: handBuilt(ep.subject, '{"mode":"ok"}').headers });
     await raw.flush();

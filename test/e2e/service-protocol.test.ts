@@ -24,7 +24,7 @@ describe('NATS service protocol ($SRV)', () => {
       assert.equal(info.type, 'io.nats.micro.v1.info_response');
       assert.deepEqual(info.endpoints, [
         {
-          name: 'ns/comp/echo',
+          name: 'ns-comp-echo',
           subject: 'dynamo.ns.comp.echo',
           queue_group: 'dynamo.ns.comp.echo',
           metadata: { dynamo_namespace: 'ns', dynamo_component: 'comp', dynamo_endpoint: 'echo', instance_subject: `dynamo.ns.comp.echo.${rt.instanceId}` },
@@ -35,7 +35,7 @@ describe('NATS service protocol ($SRV)', () => {
       assert.equal(stats.type, 'io.nats.micro.v1.stats_response');
       assert.ok(!Number.isNaN(Date.parse(stats.started)));
       const s = stats.endpoints[0]!;
-      assert.deepEqual([s['name'], s['num_requests'], s['num_errors']], ['ns/comp/echo', 3, 0]);
+      assert.deepEqual([s['name'], s['num_requests'], s['num_errors'], s['last_error']], ['ns-comp-echo', 3, 0, '']);
       assert.equal(typeof s['processing_time'], 'number');
       assert.equal(s['average_processing_time'], Math.round((s['processing_time'] as number) / 3));
     } finally {
