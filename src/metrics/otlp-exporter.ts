@@ -3,37 +3,103 @@
  * that a large export is encoded in batches that each hold the event loop only briefly, and so
  * failures reach our log rate-limited — the first one at once, then a summary at most once a
  * minute, and a line when exports work again — instead of once per export.
+ *
+ * The exporters (and grpc-js) are optional peer dependencies, imported only when OTLP is on:
+ * an application without OTLP neither installs nor loads them, and one on OpenTelemetry SDK 2.x or
+ * 3.x brings the exporter line that matches its SDK. `loadOtlpExporter()` runs while the runtime
+ * starts, so a missing package is a start error that names it.
  */
-import { Metadata } from '@grpc/grpc-js';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import { OTLPMetricExporter as GrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { AggregationTemporalityPreference, OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as ProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import type { AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type * as GrpcModule from '@grpc/grpc-js';
+import type * as GrpcExporterModule from '@opentelemetry/exporter-metrics-otlp-grpc';
+import type * as HttpExporterModule from '@opentelemetry/exporter-metrics-otlp-http';
+import type * as ProtoExporterModule from '@opentelemetry/exporter-metrics-otlp-proto';
+import { AggregationTemporality, type InstrumentType, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { OtlpProtocol, Temporality, type OtlpConfig } from '../config/otlp-env.ts';
+import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 
+/**
+ * The exporters take an `AggregationTemporality` or their own `AggregationTemporalityPreference`;
+ * only the low-memory preference has no `AggregationTemporality`, and its value (2) is that public
+ * enum's, spelled out so that choosing it does not need one more package loaded.
+ */
 const PREFERENCE = {
-  [Temporality.Cumulative]: AggregationTemporalityPreference.CUMULATIVE,
-  [Temporality.Delta]: AggregationTemporalityPreference.DELTA,
-  [Temporality.LowMemory]: AggregationTemporalityPreference.LOWMEMORY,
+  [Temporality.Cumulative]: AggregationTemporality.CUMULATIVE,
+  [Temporality.Delta]: AggregationTemporality.DELTA,
+  [Temporality.LowMemory]: 2 as HttpExporterModule.AggregationTemporalityPreference.LOWMEMORY,
 } as const;
 
-export function createOtlpExporter(config: OtlpConfig): PushMetricExporter {
-  const temporalityPreference = PREFERENCE[config.temporality];
-  const common = { url: config.url, timeoutMillis: config.timeoutMs, temporalityPreference };
-  switch (config.protocol) {
-    case OtlpProtocol.Grpc: {
-      // gRPC carries the headers as call metadata.
-      const metadata = new Metadata();
-      for (const [key, value] of Object.entries(config.headers)) metadata.set(key, value);
-      return new GrpcExporter({ ...common, metadata, compression: config.compression as never });
-    }
-    case OtlpProtocol.HttpJson:
-      return new JsonExporter({ ...common, headers: config.headers, compression: config.compression as never });
-    default:
-      return new ProtoExporter({ ...common, headers: config.headers, compression: config.compression as never });
+/** The package each protocol needs, besides the SDK. */
+const PACKAGES = {
+  [OtlpProtocol.HttpProtobuf]: ['@opentelemetry/exporter-metrics-otlp-proto'],
+  [OtlpProtocol.HttpJson]: ['@opentelemetry/exporter-metrics-otlp-http'],
+  [OtlpProtocol.Grpc]: ['@opentelemetry/exporter-metrics-otlp-grpc', '@grpc/grpc-js'],
+} as const;
+
+type ExporterFactory = (config: OtlpConfig) => PushMetricExporter;
+
+/** Loaded exporter factories, by protocol: the module cache that `import()` keeps anyway, typed. */
+const factories = new Map<OtlpProtocol, ExporterFactory>();
+
+/**
+ * Imports the exporter package for `protocol` (idempotent). Rejects with `DYN_ERR_MISSING_PACKAGE`
+ * naming what to install when it is not there.
+ */
+export async function loadOtlpExporter(protocol: OtlpProtocol): Promise<void> {
+  if (factories.has(protocol)) return;
+  try {
+    factories.set(protocol, await importFactory(protocol));
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
+    const packages = PACKAGES[protocol].join(' ');
+    throw new DynamoError(
+      ErrorCode.MissingPackage,
+      `OTLP metrics export over ${protocol} needs ${packages}, which is not installed: npm install ${packages} ` +
+        '(the exporter line that matches your @opentelemetry/sdk-metrics: 0.2xx for SDK 2.x, 0.3xx for SDK 3.x)',
+      { cause: error },
+    );
   }
+}
+
+async function importFactory(protocol: OtlpProtocol): Promise<ExporterFactory> {
+  switch (protocol) {
+    case OtlpProtocol.Grpc: {
+      const [{ OTLPMetricExporter }, { Metadata }]: [typeof GrpcExporterModule, typeof GrpcModule] = await Promise.all([
+        import('@opentelemetry/exporter-metrics-otlp-grpc'),
+        import('@grpc/grpc-js'),
+      ]);
+      return (config) => {
+        // gRPC carries the headers as call metadata.
+        const metadata = new Metadata();
+        for (const [key, value] of Object.entries(config.headers)) metadata.set(key, value);
+        return new OTLPMetricExporter({ ...common(config), metadata, compression: config.compression as never });
+      };
+    }
+    case OtlpProtocol.HttpJson: {
+      const { OTLPMetricExporter }: typeof HttpExporterModule = await import('@opentelemetry/exporter-metrics-otlp-http');
+      return (config) => new OTLPMetricExporter({ ...common(config), headers: config.headers, compression: config.compression as never });
+    }
+    default: {
+      const { OTLPMetricExporter }: typeof ProtoExporterModule = await import('@opentelemetry/exporter-metrics-otlp-proto');
+      return (config) => new OTLPMetricExporter({ ...common(config), headers: config.headers, compression: config.compression as never });
+    }
+  }
+}
+
+function common(config: OtlpConfig): { url: string; timeoutMillis: number; temporalityPreference: (typeof PREFERENCE)[Temporality] } {
+  return { url: config.url, timeoutMillis: config.timeoutMs, temporalityPreference: PREFERENCE[config.temporality] };
+}
+
+/** The exporter for `config`; `loadOtlpExporter(config.protocol)` must have resolved first. */
+export function createOtlpExporter(config: OtlpConfig): PushMetricExporter {
+  const factory = factories.get(config.protocol);
+  if (factory === undefined) {
+    // A programming error inside this package, not a user's: start() loads before building.
+    throw new Error(`the OTLP exporter for ${config.protocol} was not loaded before use`);
+  }
+  return factory(config);
 }
 
 const SUMMARY_EVERY_MS = 60_000;
