@@ -1,6 +1,12 @@
 /**
  * One per process: owns the metrics pipeline, the hierarchy of names, the system status server
- * and shutdown. Nothing here is global: two runtimes in one process do not see each other.
+ * and shutdown. Nothing here is global: two runtimes in one process do not see each other (the
+ * signal listeners they share are coordinated in shutdown-signals.ts).
+ *
+ * Lifecycle: the constructor only validates. `start()` loads the OTLP exporter when OTLP is on,
+ * connects to NATS, binds the status server and only then builds the metrics pipeline (its OTLP
+ * reader runs a timer); when any step fails, whatever it had started is released before the error
+ * reaches the caller, so a retry loop around `create()` leaves nothing behind.
  */
 import { randomUUID } from 'node:crypto';
 import type { MeterProvider } from '@opentelemetry/api';
@@ -10,7 +16,8 @@ import type { Env } from '../config/env.ts';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import { createLogger, type Logger, type LogLevel, type LogSink } from '../logging/logger.ts';
 import { CustomMetricsRegistry } from '../metrics/custom-metrics.ts';
-import { MetricsPipeline } from '../metrics/pipeline.ts';
+import { loadOtlpExporter } from '../metrics/otlp-exporter.ts';
+import { MetricsPipeline, type MetricsPipelineOptions } from '../metrics/pipeline.ts';
 import type { PrometheusReader } from '../metrics/prometheus-reader.ts';
 import { healthReport, NatsState, type HealthReport } from '../system/health.ts';
 import { SystemStatusServer } from '../system/status-server.ts';
@@ -20,6 +27,7 @@ import { VERSION } from '../version.ts';
 import type { RuntimeContext } from './context.ts';
 import type { Endpoint } from './endpoint.ts';
 import { Namespace } from './namespace.ts';
+import { handleShutdownSignals, releaseShutdownSignals, type SignalTarget } from './shutdown-signals.ts';
 
 /** Options of `DistributedRuntime.create()`; each overrides its environment variable. */
 export interface DistributedRuntimeOptions {
@@ -66,7 +74,12 @@ export interface DistributedRuntimeOptions {
    * Default: `DYN_ENDPOINT_MAX_CONCURRENCY`, else no limit.
    */
   maxConcurrency?: number;
-  /** Shut down gracefully on SIGINT/SIGTERM, then exit. Default `true`. */
+  /**
+   * Shut down gracefully on SIGINT/SIGTERM. Default `true`. When the application has its own
+   * listener for the signal, the runtime shuts down and the application decides when the process
+   * ends; when it has none, the process exits (0, or 1 if a shutdown failed) once every runtime
+   * in it has shut down. `false`: the application calls `shutdown()` itself.
+   */
   handleSignals?: boolean;
 }
 
@@ -74,14 +87,17 @@ export interface DistributedRuntimeOptions {
  * One per process: the NATS connection, the metrics pipeline, the status server and graceful
  * shutdown. Create it with {@link DistributedRuntime.create}.
  */
-export class DistributedRuntime {
+export class DistributedRuntime implements SignalTarget {
   /** This runtime's id: `service.instance.id` of its metrics and the id clients route to. */
   readonly instanceId: string = randomUUID();
   /** The runtime's logger (`DYN_LOG`). */
   readonly logger: Logger;
   /** The settings in force: options, then environment, then defaults. */
   readonly config: ResolvedConfig;
-  private readonly pipeline: MetricsPipeline;
+  private readonly pipelineOptions: MetricsPipelineOptions;
+  private builtPipeline: MetricsPipeline | undefined;
+  /** OTLP is on for the embedded provider and its exporter package has been imported. */
+  private otlpLoaded = false;
   private readonly ctx: RuntimeContext;
   private readonly namespaces = new Map<string, Namespace>();
   private readonly startMark = performance.now();
@@ -92,17 +108,8 @@ export class DistributedRuntime {
   private readonly handleSignals: boolean;
   private signalsInstalled = false;
   private closed = false;
+  private starting: Promise<void> | undefined;
   private shuttingDown: Promise<void> | undefined;
-  private readonly onSignal = (signal: NodeJS.Signals): void => {
-    this.logger.info('signal received: shutting down', { signal });
-    this.shutdown().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        this.logger.error('shutdown failed', { error: err });
-        process.exit(1);
-      },
-    );
-  };
 
   /** Validates options and env; starts nothing. Use `DistributedRuntime.create()`. */
   constructor(options: DistributedRuntimeOptions = {}) {
@@ -126,7 +133,10 @@ export class DistributedRuntime {
     if (!Number.isFinite(graceMs) || graceMs < 0) {
       throw new DynamoError(ErrorCode.InvalidOption, `shutdownGraceMs ${String(graceMs)} is not valid: expected a non-negative number of ms`);
     }
-    this.pipeline = new MetricsPipeline({
+    if (options.prometheusReader !== undefined && options.meterProvider === undefined) {
+      throw new DynamoError(ErrorCode.InvalidOption, 'prometheusReader is for use with your own meterProvider; the embedded one has its own');
+    }
+    this.pipelineOptions = {
       resourceAttributes: this.config.resourceAttributes,
       withScopeLabels: options.withScopeLabels ?? false,
       meterProvider: options.meterProvider,
@@ -135,17 +145,20 @@ export class DistributedRuntime {
       ...(options.stoppedEndpointRetentionMs === undefined ? {} : { stoppedRetentionMs: options.stoppedEndpointRetentionMs }),
       logger: this.logger,
       startMark: this.startMark,
-    });
-    this.pipeline.prometheusReader.onCollectError = (error) => this.logger.once(`collect:${String(error)}`, 'warn', 'metric collection error', { error });
+    };
     const endpoints = new Map<string, Endpoint>();
+    const runtime = this;
     this.ctx = {
       logger: this.logger,
-      pipeline: this.pipeline,
+      // Built on first use: by start(), or by metrics created on a runtime used without NATS.
+      get pipeline() {
+        return runtime.pipeline();
+      },
       registry: new CustomMetricsRegistry({
         logger: this.logger,
         cardinalityLimit,
         observeTimeoutMs: options.observableTimeoutMs ?? 5000,
-        withInstrumentLimit: (limit, create) => this.pipeline.withInstrumentLimit(limit, create),
+        withInstrumentLimit: (limit, create) => this.pipeline().withInstrumentLimit(limit, create),
       }),
       durationBuckets: this.config.durationBuckets,
       endpoints,
@@ -180,35 +193,82 @@ export class DistributedRuntime {
     return runtime;
   }
 
-  /** Connects to NATS (unless `nats: false`) and starts the status server when enabled. */
-  async start(): Promise<void> {
+  /**
+   * Loads the OTLP exporter (when OTLP is on), connects to NATS (unless `nats: false`), starts the
+   * status server when enabled, then the metrics pipeline. Every caller gets the same promise; a
+   * failed start has released what it started and may be retried.
+   */
+  start(): Promise<void> {
     this.ctx.assertOpen();
-    if (this.natsOptions !== false && this.transport === undefined) {
-      this.transport = await NatsTransport.connect(this.config.natsServers, this.natsOptions, this.logger, `dynamo-${this.instanceId}`);
-    }
-    if (this.config.systemEnabled && this.statusServer === undefined) {
-      const server = new SystemStatusServer({
-        host: this.config.systemHost,
-        port: this.config.systemPort,
-        logger: this.logger,
-        metrics: () => this.pipeline.scrape(),
-        health: () => this.health(),
-      });
-      try {
-        await server.start();
-      } catch (err) {
-        await this.transport?.close();
-        this.transport = undefined;
-        throw err;
+    this.starting ??= this.doStart().catch((err: unknown) => {
+      this.starting = undefined;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  private async doStart(): Promise<void> {
+    try {
+      const otlp = this.pipelineOptions.otlp;
+      if (otlp !== undefined && this.pipelineOptions.meterProvider === undefined && !this.otlpLoaded) {
+        await loadOtlpExporter(otlp.protocol);
+        this.otlpLoaded = true;
       }
-      this.statusServer = server;
+      if (this.natsOptions !== false && this.transport === undefined) {
+        this.transport = await NatsTransport.connect(this.config.natsServers, this.natsOptions, this.logger, `dynamo-${this.instanceId}`);
+      }
+      if (this.config.systemEnabled && this.statusServer === undefined) {
+        const server = new SystemStatusServer({
+          host: this.config.systemHost,
+          port: this.config.systemPort,
+          logger: this.logger,
+          metrics: () => this.pipeline().scrape(),
+          health: () => this.health(),
+        });
+        await server.start();
+        this.statusServer = server;
+      }
+      // Last: from here on the OTLP reader's timer runs, and nothing after this can fail.
+      this.pipeline();
+    } catch (err) {
+      await this.releaseStarted();
+      throw err;
     }
-    // `once`: a second Ctrl-C while shutting down gets Node's default, an immediate exit.
     if (this.handleSignals && !this.signalsInstalled) {
       this.signalsInstalled = true;
-      process.once('SIGINT', this.onSignal);
-      process.once('SIGTERM', this.onSignal);
+      handleShutdownSignals(this);
     }
+  }
+
+  /** After a failed start: closes the status server and NATS. The pipeline is built last, so it never needs releasing here. */
+  private async releaseStarted(): Promise<void> {
+    const server = this.statusServer;
+    const transport = this.transport;
+    this.statusServer = undefined;
+    this.transport = undefined;
+    await server?.close().catch((error: unknown) => this.logger.debug('status server close after a failed start', { error }));
+    await transport?.close().catch((error: unknown) => this.logger.debug('NATS close after a failed start', { error }));
+  }
+
+  /** The metrics pipeline, built on first use (never in the constructor). */
+  private pipeline(): MetricsPipeline {
+    if (this.builtPipeline !== undefined) return this.builtPipeline;
+    this.ctx.assertOpen();
+    if (this.pipelineOptions.otlp !== undefined && this.pipelineOptions.meterProvider === undefined && !this.otlpLoaded) {
+      throw new DynamoError(
+        ErrorCode.InvalidOption,
+        'OTLP export is on: start the runtime (DistributedRuntime.create(), or await runtime.start()) before using its metrics',
+      );
+    }
+    const pipeline = new MetricsPipeline(this.pipelineOptions);
+    pipeline.prometheusReader.onCollectError = (error) => this.logger.once(`collect:${String(error)}`, 'warn', 'metric collection error', { error });
+    this.builtPipeline = pipeline;
+    return pipeline;
+  }
+
+  /** Part of the signal coordination: a shutdown a signal started has failed. */
+  onSignalShutdownFailed(error: unknown): void {
+    this.logger.error('shutdown failed', { error });
   }
 
   /** Returns the namespace of this name, creating it on first use. */
@@ -229,7 +289,7 @@ export class DistributedRuntime {
 
   /** The provider endpoint meters come from: the embedded SDK's, or the user's. */
   get meterProvider(): MeterProvider {
-    return this.pipeline.meterProvider;
+    return this.pipeline().meterProvider;
   }
 
   /**
@@ -239,24 +299,24 @@ export class DistributedRuntime {
    * cumulative; empty once the runtime is shut down. See docs/otlp.md.
    */
   get metricProducer(): MetricProducer {
-    return this.pipeline.metricProducer;
+    return this.pipeline().metricProducer;
   }
 
   /** The reader behind /metrics: the embedded one, or the `prometheusReader` you passed with your own provider. */
   get prometheusReader(): PrometheusReader {
-    return this.pipeline.prometheusReader;
+    return this.pipeline().prometheusReader;
   }
 
   /** The Prometheus exposition, exactly as /metrics serves it. */
   async metricsText(): Promise<string> {
     let out = '';
-    for await (const chunk of this.pipeline.scrape()) out += chunk;
+    for await (const chunk of this.pipeline().scrape()) out += chunk;
     return out;
   }
 
   /** Pushes the current metrics to OTLP now (no-op without OTLP or with your own provider). */
   forceFlush(): Promise<void> {
-    return this.pipeline.flush();
+    return this.builtPipeline?.flush() ?? Promise.resolve();
   }
 
   /** What `/health` answers: NATS state and whether every started endpoint is serving. */
@@ -277,13 +337,14 @@ export class DistributedRuntime {
 
   private async doShutdown(): Promise<void> {
     this.closed = true;
-    process.off('SIGINT', this.onSignal);
-    process.off('SIGTERM', this.onSignal);
+    // Only this runtime's registration: another runtime in the process keeps its signal handling.
+    releaseShutdownSignals(this);
+    await this.starting?.catch(() => {});
     await Promise.all([...this.ctx.endpoints.values()].map((ep) => ep.stopServing(this.ctx.shutdownGraceMs)));
     for (const ep of this.ctx.endpoints.values()) ep.setServing(false);
     this.responder?.stop();
     // One final export (OTLP) happens here; /metrics answers 503 for the moments left.
-    await this.pipeline.shutdown().catch((err: unknown) => this.logger.warn('final metrics flush failed', { error: err }));
+    await this.builtPipeline?.shutdown().catch((err: unknown) => this.logger.warn('final metrics flush failed', { error: err }));
     this.ctx.registry.unregisterExternal();
     await this.transport?.close();
     await this.statusServer?.close();
