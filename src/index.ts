@@ -1,3 +1,7 @@
+// The public API: exactly what users build with. Internals (recorders, producers, serializers,
+// the pipeline) stay importable from their files inside this repository, never from the package.
+
+// The runtime and its hierarchy of names
 export { DistributedRuntime } from './runtime/distributed-runtime.ts';
 export type { DistributedRuntimeOptions } from './runtime/distributed-runtime.ts';
 export { Namespace } from './runtime/namespace.ts';
@@ -5,9 +9,10 @@ export { Component } from './runtime/component.ts';
 export { Endpoint } from './runtime/endpoint.ts';
 export type { EndpointOptions, ServeOptions } from './runtime/endpoint.ts';
 export type { SystemServerOptions } from './config/runtime-config.ts';
+
+// Serving and calling
 export { Ingress } from './runtime/ingress.ts';
 export type { Engine, Handler } from './runtime/ingress.ts';
-
 export { EndpointClient, RouterMode } from './transport/client.ts';
 export type { ClientOptions, ClientStats, GenerateOptions, WaitOptions } from './transport/client.ts';
 export { ResponseStream } from './transport/response-stream.ts';
@@ -16,31 +21,30 @@ export type { Instance } from './transport/service-discovery.ts';
 export type { NatsOptions } from './transport/nats-connection.ts';
 export { PROTOCOL_VERSION } from './transport/protocol.ts';
 
-export { EndpointRecorder } from './metrics/endpoint-recorder.ts';
-export { EndpointMetricsProducer } from './metrics/endpoint-producer.ts';
+// Custom metrics. Named `Custom*` so that they never shadow `@opentelemetry/api`'s instruments
+// (`Counter`, `Histogram`, `ObservableResult`…), which an application imports next to these.
+export type {
+  Counter as CustomCounter,
+  Gauge as CustomGauge,
+  Histogram as CustomHistogram,
+  HistogramOptions as CustomHistogramOptions,
+  Labels as MetricLabels,
+  MetricOptions as CustomMetricOptions,
+  Observable as CustomObservable,
+  ObservableCallback as CustomObservableCallback,
+  ObservableResult as CustomObservableResult,
+  UpDownCounter as CustomUpDownCounter,
+} from './metrics/custom-metrics.ts';
+
+// Metric vocabulary, and /metrics with your own MeterProvider
+export { DEFAULT_DURATION_BUCKETS, ERROR_TYPES, EndpointMetric, ErrorType, UptimeMetric } from './metrics/names.ts';
 export { PrometheusReader } from './metrics/prometheus-reader.ts';
 export type { PrometheusReaderOptions } from './metrics/prometheus-reader.ts';
-export { PrometheusSerializer, serializeResourceMetrics } from './metrics/prometheus-serializer.ts';
-export type { PrometheusSerializerOptions } from './metrics/prometheus-serializer.ts';
-export { MetricKind } from './metrics/custom-metrics.ts';
-export type {
-  Counter,
-  Gauge,
-  Histogram,
-  HistogramOptions,
-  Labels,
-  MetricOptions,
-  Observable,
-  ObservableCallback,
-  ObservableResult,
-  UpDownCounter,
-} from './metrics/custom-metrics.ts';
-export { DEFAULT_DURATION_BUCKETS, ERROR_TYPES, EndpointMetric, ErrorType, UptimeMetric } from './metrics/names.ts';
 
+// Health, errors, logging
 export { HealthStatus, NatsState } from './system/health.ts';
 export type { HealthReport } from './system/health.ts';
 export { PROMETHEUS_CONTENT_TYPE } from './system/status-server.ts';
-
 export { DynamoError, ErrorCode, RemoteError } from './errors.ts';
 export { LogLevel } from './logging/logger.ts';
 export type { Logger, LogFields, LogSink } from './logging/logger.ts';

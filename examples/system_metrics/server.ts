@@ -6,13 +6,13 @@
  *
  *   DYN_SYSTEM_ENABLED=true DYN_SYSTEM_PORT=8081 npm run system_server
  */
-import { DistributedRuntime, Ingress, type Counter, type Endpoint, type Engine } from '../../src/index.ts';
+import { DistributedRuntime, Ingress, type CustomCounter, type Endpoint, type Engine } from '../../src/index.ts';
 
 /** The optional custom metrics, created from the endpoint so they carry its labels. */
 class CustomMetrics {
-  readonly dataBytesProcessed: Counter;
+  readonly dataBytesProcessed: CustomCounter;
 
-  private constructor(dataBytesProcessed: Counter) {
+  private constructor(dataBytesProcessed: CustomCounter) {
     this.dataBytesProcessed = dataBytesProcessed;
   }
 

@@ -45,7 +45,7 @@ export class Endpoint extends MetricsNode {
   readonly path: string;
   /** The NATS subject requests are sent to (also the queue group of its instances). */
   readonly subject: string;
-  /** The hot-path recording API the request plane calls. */
+  /** @internal The hot-path recording API the request plane calls; not part of the package's API. */
   readonly recorder: EndpointRecorder;
   private readonly optionsKey: string;
   private metricsStarted = false;
