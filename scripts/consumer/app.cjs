@@ -1,0 +1,22 @@
+// A CommonJS application (`require`) on the embedded SDK. With `EXPECT_MISSING` set to a package
+// name, it checks instead that starting with OTLP on and that package absent is a clear error.
+const dynamo = require('dynamo-otel');
+const exercise = require('./exercise.cjs');
+
+async function main() {
+  if (process.env.EXPECT_MISSING) {
+    try {
+      await dynamo.DistributedRuntime.create({ nats: false, handleSignals: false });
+    } catch (err) {
+      console.log(JSON.stringify({ code: err.code, message: err.message, isDynamoError: err instanceof dynamo.DynamoError }));
+      return;
+    }
+    throw new Error('create() succeeded without the exporter package');
+  }
+  const result = await exercise(dynamo);
+  console.log(JSON.stringify({ ...result, loaded: require.resolve('dynamo-otel') }));
+}
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
