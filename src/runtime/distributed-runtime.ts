@@ -27,7 +27,7 @@ import { VERSION } from '../version.ts';
 import type { RuntimeContext } from './context.ts';
 import type { Endpoint } from './endpoint.ts';
 import { Namespace } from './namespace.ts';
-import { handleShutdownSignals, releaseShutdownSignals, type SignalTarget } from './shutdown-signals.ts';
+import { handleShutdownSignals, releaseShutdownSignals } from './shutdown-signals.ts';
 
 /** Options of `DistributedRuntime.create()`; each overrides its environment variable. */
 export interface DistributedRuntimeOptions {
@@ -87,7 +87,7 @@ export interface DistributedRuntimeOptions {
  * One per process: the NATS connection, the metrics pipeline, the status server and graceful
  * shutdown. Create it with {@link DistributedRuntime.create}.
  */
-export class DistributedRuntime implements SignalTarget {
+export class DistributedRuntime {
   /** This runtime's id: `service.instance.id` of its metrics and the id clients route to. */
   readonly instanceId: string = randomUUID();
   /** The runtime's logger (`DYN_LOG`). */
@@ -266,9 +266,15 @@ export class DistributedRuntime implements SignalTarget {
     return pipeline;
   }
 
-  /** Part of the signal coordination: a shutdown a signal started has failed. */
-  onSignalShutdownFailed(error: unknown): void {
-    this.logger.error('shutdown failed', { error });
+  /** @internal The shutdown SIGINT/SIGTERM starts (see shutdown-signals.ts). */
+  async shutdownOnSignal(signal: NodeJS.Signals): Promise<void> {
+    this.logger.info('signal received: shutting down', { signal });
+    try {
+      await this.shutdown();
+    } catch (error) {
+      this.logger.error('shutdown failed', { error });
+      throw error;
+    }
   }
 
   /** Returns the namespace of this name, creating it on first use. */

@@ -12,57 +12,66 @@
  * (an immediate exit) unless the application listens.
  */
 
-/** What the coordinator needs of a runtime. */
+/** What the coordinator needs of a runtime: a shutdown that also logs the signal and any failure. */
 export interface SignalTarget {
-  shutdown(): Promise<void>;
-  onSignalShutdownFailed(error: unknown): void;
+  shutdownOnSignal(signal: NodeJS.Signals): Promise<void>;
 }
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
-type Signal = (typeof SIGNALS)[number];
 
-const targets = new Set<SignalTarget>();
-let installed = false;
-
-function onSignal(signal: Signal): void {
-  // Counted before ours go: anyone else listening is the application (or a tool it chose).
-  const applicationListens = process.listenerCount(signal) > 1;
-  uninstall();
-  const draining = [...targets];
-  targets.clear();
-  void Promise.allSettled(
-    draining.map((target) =>
-      target.shutdown().catch((error: unknown) => {
-        target.onSignalShutdownFailed(error);
-        throw error;
-      }),
-    ),
-  ).then((results) => {
-    if (applicationListens) return;
-    process.exit(results.some((r) => r.status === 'rejected') ? 1 : 0);
-  });
+interface Coordinator {
+  readonly targets: Set<SignalTarget>;
+  readonly onSignal: (signal: NodeJS.Signals) => void;
+  installed: boolean;
 }
 
-function install(): void {
-  if (installed) return;
-  installed = true;
-  for (const signal of SIGNALS) process.on(signal, onSignal);
+/**
+ * Kept on `globalThis` under a registered symbol, so that an application that loads both the ES
+ * module and the CommonJS build (or two copies of the package) still has one coordinator: two
+ * would each take the other's listener for the application's and never exit.
+ */
+const KEY = Symbol.for('dynamo-otel.shutdown-signals.v1');
+const coordinator: Coordinator = ((globalThis as Record<symbol, Coordinator | undefined>)[KEY] ??= createCoordinator());
+
+function createCoordinator(): Coordinator {
+  const self: Coordinator = {
+    targets: new Set(),
+    installed: false,
+    onSignal: (signal) => {
+      // Counted before ours go: anyone else listening is the application (or a tool it chose).
+      const applicationListens = process.listenerCount(signal) > 1;
+      uninstall(self);
+      const draining = [...self.targets];
+      self.targets.clear();
+      void Promise.allSettled(draining.map((target) => target.shutdownOnSignal(signal))).then((results) => {
+        if (applicationListens) return;
+        process.exit(results.some((r) => r.status === 'rejected') ? 1 : 0);
+      });
+    },
+  };
+  return self;
 }
 
-function uninstall(): void {
-  if (!installed) return;
-  installed = false;
-  for (const signal of SIGNALS) process.off(signal, onSignal);
+function install(c: Coordinator): void {
+  if (c.installed) return;
+  c.installed = true;
+  for (const signal of SIGNALS) process.on(signal, c.onSignal);
+}
+
+function uninstall(c: Coordinator): void {
+  if (!c.installed) return;
+  c.installed = false;
+  for (const signal of SIGNALS) process.off(signal, c.onSignal);
 }
 
 /** `target` shuts down on SIGINT/SIGTERM from now on. */
 export function handleShutdownSignals(target: SignalTarget): void {
-  targets.add(target);
-  install();
+  coordinator.targets.add(target);
+  install(coordinator);
 }
 
 /** `target` no longer does (it shut down by itself); the listeners go with the last target. */
 export function releaseShutdownSignals(target: SignalTarget): void {
-  targets.delete(target);
-  if (targets.size === 0) uninstall();
+  coordinator.targets.delete(target);
+  if (coordinator.targets.size === 0) uninstall(coordinator);
 }

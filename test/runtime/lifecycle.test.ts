@@ -38,6 +38,25 @@ describe('runtime lifecycle', () => {
     }
   });
 
+  it('one listener per signal even when the package is loaded twice (its ES module and CommonJS builds)', async () => {
+    type Signals = typeof import('../../src/runtime/shutdown-signals.ts');
+    const first: Signals = await import('../../src/runtime/shutdown-signals.ts');
+    // A query string makes a second, separate instance of the module, as a second copy would be.
+    const secondCopy = '../../src/runtime/shutdown-signals.ts?second-copy';
+    const second = (await import(secondCopy)) as Signals;
+    assert.notEqual(second, first);
+    const base = process.listenerCount('SIGTERM');
+    const a = { shutdownOnSignal: async () => {} };
+    const b = { shutdownOnSignal: async () => {} };
+    first.handleShutdownSignals(a);
+    second.handleShutdownSignals(b);
+    assert.equal(process.listenerCount('SIGTERM'), base + 1);
+    first.releaseShutdownSignals(a);
+    assert.equal(process.listenerCount('SIGTERM'), base + 1);
+    second.releaseShutdownSignals(b);
+    assert.equal(process.listenerCount('SIGTERM'), base);
+  });
+
   it('start() gives every caller the same promise; after a failure it can be retried', async () => {
     const nats = await startNatsServer();
     try {
