@@ -14,7 +14,6 @@ import { EndpointServer, type ServerEngine } from '../transport/endpoint-server.
 import { endpointSubject } from '../transport/protocol.ts';
 import { Ingress, type Engine, type Handler } from './ingress.ts';
 
-/** Options of `component.endpoint(name, options)`. */
 /** Options of `endpoint.serve()`. */
 export interface ServeOptions {
   /**
@@ -25,6 +24,7 @@ export interface ServeOptions {
   maxConcurrency?: number;
 }
 
+/** Options of `component.endpoint(name, options)`. */
 export interface EndpointOptions {
   /** Constant labels added to every series of this endpoint (automatic and custom). Default none. */
   labels?: Readonly<Record<string, string>>;
