@@ -28,7 +28,7 @@ export type {
   Gauge as CustomGauge,
   Histogram as CustomHistogram,
   HistogramOptions as CustomHistogramOptions,
-  Labels as MetricLabels,
+  Labels,
   MetricOptions as CustomMetricOptions,
   Observable as CustomObservable,
   ObservableCallback as CustomObservableCallback,
