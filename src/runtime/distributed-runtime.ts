@@ -184,6 +184,10 @@ export class DistributedRuntime {
         return this.responder;
       },
     };
+    // Your own provider: its instruments are registered now, so that `'global'` is resolved when
+    // the runtime is created (a missing SDK is an error here, not later). Nothing of ours runs:
+    // the provider, its readers and their timers are yours.
+    if (options.meterProvider !== undefined) this.pipeline();
   }
 
   /** Builds a runtime and starts it (status server when enabled). */

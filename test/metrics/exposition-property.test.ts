@@ -235,6 +235,8 @@ describe('exposition property: any sequence of public metric API calls', () => {
           nats: false,
           handleSignals: false,
         });
+        // With OTLP on, start() loads the exporter: the constructor starts nothing (issue 11).
+        await rt.start();
         try {
           program(rt, random);
           const text = await rt.metricsText();

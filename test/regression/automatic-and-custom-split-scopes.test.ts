@@ -9,6 +9,7 @@ describe('regression: one ScopeMetrics per endpoint', () => {
   it('merges automatic and custom metrics of an endpoint into one scope, over OTLP and in metricProducer', async () => {
     const receiver = await startHttpReceiver();
     const rt = testRuntime({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_METRIC_EXPORT_INTERVAL: '600000' } });
+    await rt.start(); // loads the OTLP exporter: the constructor starts nothing
     try {
       const ep = rt.namespace('ns').component('c').endpoint('e');
       ep.setServing(true);
