@@ -84,6 +84,12 @@ export interface DistributedRuntimeOptions {
 }
 
 /**
+ * The longest shutdown waits for the final metrics export. With the default grace period (10 s)
+ * and the stopping linger (≤ 1 s) the whole shutdown fits a 30 s orchestrator grace period.
+ */
+const FINAL_FLUSH_MAX_MS = 15_000;
+
+/**
  * One per process: the NATS connection, the metrics pipeline, the status server and graceful
  * shutdown. Create it with {@link DistributedRuntime.create}.
  */
@@ -353,8 +359,15 @@ export class DistributedRuntime {
     await Promise.all([...this.ctx.endpoints.values()].map((ep) => ep.stopServing(this.ctx.shutdownGraceMs)));
     for (const ep of this.ctx.endpoints.values()) ep.setServing(false);
     this.responder?.stop();
-    // One final export (OTLP) happens here; /metrics answers 503 for the moments left.
-    await this.builtPipeline?.shutdown().catch((err: unknown) => this.logger.warn('final metrics flush failed', { error: err }));
+    // One final export (OTLP) happens here; /metrics answers 503 for the moments left. Waited for
+    // at most FINAL_FLUSH_MAX_MS, so that linger + grace + flush fit an orchestrator's 30 s.
+    const flushed = this.builtPipeline?.shutdown().catch((err: unknown) => this.logger.warn('final metrics flush failed', { error: err }));
+    if (flushed !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), FINAL_FLUSH_MAX_MS)));
+      if ((await Promise.race([flushed, late])) === 'late') this.logger.warn('final metrics flush still running: not waited for', { waited_ms: FINAL_FLUSH_MAX_MS });
+      clearTimeout(timer);
+    }
     this.ctx.registry.unregisterExternal();
     await this.transport?.close();
     await this.statusServer?.close();
