@@ -15,6 +15,7 @@ import { DistributedRuntime, DynamoError, type Endpoint, type Labels } from '../
 import { parseExposition } from '../helpers/exposition.ts';
 import { startHttpReceiver, type Receiver } from '../helpers/otlp-receiver.ts';
 import { promtoolCheck } from '../helpers/tools.ts';
+import { rng } from '../helpers/rng.ts';
 
 const CASES = Number(process.env['PROPERTY_CASES'] ?? 2000);
 const SEED = Number(process.env['PROPERTY_SEED'] ?? 20261122);
@@ -26,18 +27,6 @@ const EXTERNAL_EVERY = 10;
 class AppReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
   protected override async onShutdown(): Promise<void> {}
-}
-
-/** mulberry32: small, fast, good enough to explore. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const NAMES = ['jobs', 'jobs_total', 'queue_depth', 'x', 'x_count', 'x_sum', 'x_bucket', 'x_created', 'x_info', 'latency_seconds', 'request_duration_seconds', 'request_duration_seconds_count', 'requests', 'inflight_requests', 'dynamo_component_x', 'bad-name', 'bad name', '', '9lives', 'é', 'a'.repeat(300)];

@@ -7,23 +7,12 @@ import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { rawRequest } from '../helpers/raw-request.ts';
 import { viewOf } from '../helpers/scraped.ts';
 import { eventually } from '../helpers/tools.ts';
+import { rng } from '../helpers/rng.ts';
 
 const MAX_PAYLOAD = 64 * 1024;
 const TOTAL = Number(process.env['FUZZ_MESSAGES'] ?? 3000);
 const CLIENT_TOTAL = Number(process.env['FUZZ_CLIENT_MESSAGES'] ?? 5000);
 const SEED = Number(process.env['FUZZ_SEED'] ?? 20261121);
-
-/** mulberry32: a small seeded generator, so a failure can be replayed with FUZZ_SEED. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Expect = (typeof ERROR_TYPES)[number];
 interface Raw {
