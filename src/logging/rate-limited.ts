@@ -17,6 +17,17 @@ export class RateLimitedLog {
     this.intervalMs = intervalMs;
   }
 
+  /** Whether the next `write` would be written (not suppressed). */
+  get due(): boolean {
+    return Date.now() - this.last >= this.intervalMs;
+  }
+
+  /** The fault is over: its next occurrence is written at once. */
+  reset(): void {
+    this.last = -Infinity;
+    this.suppressed = 0;
+  }
+
   write(msg: string, fields: () => LogFields): void {
     if (!this.logger.isEnabled(this.level)) return;
     const now = Date.now();

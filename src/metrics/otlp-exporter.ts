@@ -18,6 +18,7 @@ import { AggregationTemporality, type InstrumentType, type PushMetricExporter, t
 import { OtlpProtocol, Temporality, type OtlpConfig } from '../config/otlp-env.ts';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
+import { RateLimitedLog } from '../logging/rate-limited.ts';
 
 /**
  * The exporters take an `AggregationTemporality` or their own `AggregationTemporalityPreference`;
@@ -102,7 +103,6 @@ export function createOtlpExporter(config: OtlpConfig): PushMetricExporter {
   return factory(config);
 }
 
-const SUMMARY_EVERY_MS = 60_000;
 /** Endpoints (instrumentation scopes) per OTLP request: encoding one batch holds the event loop ≈ 1 ms. */
 const SCOPES_PER_REQUEST = 25;
 /** OTLP requests of one export in flight at once. */
@@ -113,13 +113,14 @@ export class GuardedExporter implements PushMetricExporter {
   private readonly logger: Logger;
   private readonly url: string;
   private failures = 0;
-  private suppressed = 0;
-  private lastWarn = 0;
+  /** The first failure at once, then a summary at most once a minute. */
+  private readonly failureLog: RateLimitedLog;
 
   constructor(inner: PushMetricExporter, logger: Logger, url: string) {
     this.inner = inner;
     this.logger = logger;
     this.url = url;
+    this.failureLog = new RateLimitedLog(logger, 'warn');
   }
 
   /**
@@ -181,25 +182,17 @@ export class GuardedExporter implements PushMetricExporter {
 
   private failed(error: Error | undefined): void {
     this.failures++;
-    const now = Date.now();
-    if (this.failures === 1 || now - this.lastWarn >= SUMMARY_EVERY_MS) {
-      this.logger.warn('OTLP metrics export failed; totals stay cumulative and arrive with the next successful export', {
-        url: this.url,
-        failures: this.failures,
-        suppressed: this.suppressed,
-        error,
-      });
-      this.lastWarn = now;
-      this.suppressed = 0;
-    } else {
-      this.suppressed++;
-      this.logger.debug('OTLP metrics export failed', { url: this.url, error });
-    }
+    if (!this.failureLog.due) this.logger.debug('OTLP metrics export failed', { url: this.url, error });
+    this.failureLog.write('OTLP metrics export failed; totals stay cumulative and arrive with the next successful export', () => ({
+      url: this.url,
+      failures: this.failures,
+      error,
+    }));
   }
 
   private succeeded(): void {
     if (this.failures > 0) this.logger.info('OTLP metrics export works again', { url: this.url, after_failures: this.failures });
     this.failures = 0;
-    this.suppressed = 0;
+    this.failureLog.reset();
   }
 }

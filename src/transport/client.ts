@@ -35,7 +35,10 @@ export interface ClientOptions {
   router?: RouterMode;
   /** Longest wait for the next response message, in ms. Default 60000. */
   timeoutMs?: number;
-  /** How long one discovery round listens for instances, in ms. Default 250. */
+  /**
+   * How long one discovery round listens for instances, in ms. Default 250. The runtime shares one
+   * directory of instances per endpoint: the first client of the endpoint sets it.
+   */
   discoveryWindowMs?: number;
   /** Responses a stream may have in flight before the reader acknowledges them (flow control), 1–4096. Default 128. */
   window?: number;
@@ -84,7 +87,6 @@ export class EndpointClient {
   private readonly logger: Logger;
   private readonly router: RouterMode;
   private readonly timeoutMs: number;
-  private readonly windowMs: number;
   private readonly window: number;
   private readonly prefix = nuid.next();
   private readonly inbox: string;
@@ -111,8 +113,7 @@ export class EndpointClient {
     this.logger = logger;
     this.router = options.router ?? RouterMode.RoundRobin;
     this.timeoutMs = options.timeoutMs ?? 60_000;
-    this.windowMs = options.discoveryWindowMs ?? 250;
-    this.directory = transport.directory(subject, this.windowMs);
+    this.directory = transport.directory(subject, options.discoveryWindowMs ?? 250);
     this.window = options.window ?? DEFAULT_WINDOW;
     if (!Number.isInteger(this.window) || this.window < 1 || this.window > MAX_WINDOW) {
       throw new DynamoError(ErrorCode.InvalidOption, `window ${String(options.window)} is not valid: expected a whole number from 1 to ${MAX_WINDOW}`);

@@ -67,10 +67,8 @@ export class EndpointServer<TEndpoint> {
   private controlSubs: Subscription[] = [];
   private readonly out: ResponsePublisher;
   private readonly stallTimeoutMs: number;
-  /** Set while stopping, once the queue group is left: direct requests are answered `unavailable`. */
+  /** Set while stopping, once the queue group is left: direct requests are answered `unavailable` from then on. */
   private lingering = false;
-  /** Set once the request subscriptions are drained: nothing more can arrive. */
-  private stopping = false;
   private readonly lingerMs: number;
   private lastDirect = 0;
   private stopped: Promise<void> | undefined;
@@ -177,7 +175,6 @@ export class EndpointServer<TEndpoint> {
       await new Promise((resolve) => setTimeout(resolve, Math.min(lingerEnd - now, LINGER_QUIET_MS - (now - this.lastDirect))));
     }
     await this.drain(direct, Math.max(0, deadline - Date.now()));
-    this.stopping = true;
     if (this.active.size > 0) {
       const drained = new Promise<void>((resolve) => (this.idle = resolve));
       let timer: NodeJS.Timeout | undefined;
@@ -210,7 +207,7 @@ export class EndpointServer<TEndpoint> {
     const observer = this.options.observer;
     const reply = msg.reply ?? '';
     const parsed = parseRequest(msg.data, reply, readHeaders(msg), this.options.subject);
-    if (parsed.ok && (this.lingering || this.stopping) && !this.active.has(parsed.key)) {
+    if (parsed.ok && this.lingering && !this.active.has(parsed.key)) {
       this.lastDirect = Date.now();
       // Stopping: not taken, not counted; the caller retries on another instance.
       this.out.publishError(reply, RemoteErrorType.Unavailable, 'the instance is stopping and did not take the request');

@@ -10,8 +10,7 @@ import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { errorsOf } from '../helpers/scraped.ts';
 import { eventually } from '../helpers/tools.ts';
-
-const opts = (url: string) => ({ env: { NATS_SERVER: url }, handleSignals: false as const, logSink: () => {} });
+import { onNats } from '../helpers/runtime.ts';
 
 describe('admission control', () => {
   let nats: NatsServer;
@@ -44,7 +43,7 @@ describe('admission control', () => {
   }
 
   it('maxConcurrency 4, 50 concurrent callers, one instance: 4 served, exactly the other 46 refused with DYN_ERR_OVERLOADED', async () => {
-    const [server, caller] = await Promise.all([DistributedRuntime.create(opts(nats.url)), DistributedRuntime.create(opts(nats.url))]);
+    const [server, caller] = await Promise.all([DistributedRuntime.create(onNats(nats.url)), DistributedRuntime.create(onNats(nats.url))]);
     const g = await gated(server, 4);
     const client = await caller.namespace('ns').component('c').endpoint('gated').client();
     await client.waitForInstances();
@@ -72,7 +71,7 @@ describe('admission control', () => {
   });
 
   it('two instances at their limit: a refused request is retried once on the other; capacity is used, never exceeded', async () => {
-    const [a, b, caller] = await Promise.all([0, 1, 2].map(() => DistributedRuntime.create(opts(nats.url))));
+    const [a, b, caller] = await Promise.all([0, 1, 2].map(() => DistributedRuntime.create(onNats(nats.url))));
     const ga = await gated(a!, 4);
     const gb = await gated(b!, 4);
     const client = await caller!.namespace('ns').component('c').endpoint('gated').client();
@@ -102,11 +101,11 @@ describe('admission control', () => {
   });
 
   it('refuses a maxConcurrency that is not a whole number ≥ 1, and a malformed DYN_ENDPOINT_MAX_CONCURRENCY', async () => {
-    const rt = await DistributedRuntime.create(opts(nats.url));
+    const rt = await DistributedRuntime.create(onNats(nats.url));
     await assert.rejects(rt.namespace('ns').component('c').endpoint('bad').serve(() => 1, { maxConcurrency: 0 }), { code: ErrorCode.InvalidOption });
     await assert.rejects(rt.namespace('ns').component('c').endpoint('bad2').serve(() => 1, { maxConcurrency: 2.5 }), { code: ErrorCode.InvalidOption });
     await rt.shutdown();
-    await assert.rejects(DistributedRuntime.create({ ...opts(nats.url), env: { NATS_SERVER: nats.url, DYN_ENDPOINT_MAX_CONCURRENCY: 'many' } }), {
+    await assert.rejects(DistributedRuntime.create({ ...onNats(nats.url), env: { NATS_SERVER: nats.url, DYN_ENDPOINT_MAX_CONCURRENCY: 'many' } }), {
       code: ErrorCode.InvalidEnv,
       message: /DYN_ENDPOINT_MAX_CONCURRENCY/,
     });

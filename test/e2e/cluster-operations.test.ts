@@ -9,8 +9,7 @@ import { DistributedRuntime, type Endpoint } from '../../src/index.ts';
 import { requestsOf } from '../helpers/scraped.ts';
 import { startNatsCluster, type NatsCluster } from '../helpers/nats-cluster.ts';
 import { eventually } from '../helpers/tools.ts';
-
-const opts = (url: string) => ({ env: { NATS_SERVER: url }, handleSignals: false as const, logSink: () => {} });
+import { onNats } from '../helpers/runtime.ts';
 
 interface Instance {
   rt: DistributedRuntime;
@@ -25,7 +24,7 @@ describe('fleet operations on a 3-node NATS cluster', { timeout: 60_000 }, () =>
   let retiredRequests = 0;
 
   async function startInstance(node: number): Promise<Instance> {
-    const rt = await DistributedRuntime.create(opts(cluster.nodes[node]!.url));
+    const rt = await DistributedRuntime.create(onNats(cluster.nodes[node]!.url));
     const ep = rt.namespace('ns').component('fleet').endpoint('work');
     await ep.serve(async (req: number) => req);
     const instance = { rt, ep, node };
@@ -55,7 +54,7 @@ describe('fleet operations on a 3-node NATS cluster', { timeout: 60_000 }, () =>
     for (let batch = 0; batch < 3; batch++) {
       await Promise.all(
         Array.from({ length: 8 }, async (_, k) => {
-          const rt = await DistributedRuntime.create(opts(cluster.nodes[(batch * 8 + k) % 3]!.url));
+          const rt = await DistributedRuntime.create(onNats(cluster.nodes[(batch * 8 + k) % 3]!.url));
           try {
             const client = await rt.namespace('ns').component('fleet').endpoint('work').client();
             await client.waitForInstances({ count: 6 });
@@ -77,7 +76,7 @@ describe('fleet operations on a 3-node NATS cluster', { timeout: 60_000 }, () =>
   });
 
   it('a rolling restart under continuous load loses nothing; a joining instance gets traffic within 2 s', async () => {
-    const callerRt = await DistributedRuntime.create(opts(cluster.nodes[0]!.url));
+    const callerRt = await DistributedRuntime.create(onNats(cluster.nodes[0]!.url));
     const client = await callerRt.namespace('ns').component('fleet').endpoint('work').client({ timeoutMs: 10_000 });
     await client.waitForInstances({ count: 6 });
     const before = retiredRequests + (await Promise.all(instances.map((i) => requestsOf(i.rt, 'work')))).reduce((a, b) => a + b, 0);

@@ -9,8 +9,7 @@ import { DistributedRuntime, ERROR_TYPES, type Endpoint } from '../../src/index.
 import { errorsOf, requestsOf, viewOf } from '../helpers/scraped.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { eventually } from '../helpers/tools.ts';
-
-const opts = (url: string) => ({ env: { NATS_SERVER: url }, handleSignals: false as const, logSink: () => {} });
+import { onNats } from '../helpers/runtime.ts';
 
 describe('stopping under load', () => {
   let nats: NatsServer;
@@ -23,7 +22,7 @@ describe('stopping under load', () => {
   });
 
   it('an instance stopped mid-load loses no request: every one is answered, Σ requests_total = requests sent', async () => {
-    const [a, b, caller] = await Promise.all([0, 1, 2].map(() => DistributedRuntime.create(opts(nats.url))));
+    const [a, b, caller] = await Promise.all([0, 1, 2].map(() => DistributedRuntime.create(onNats(nats.url))));
     const serve = async (rt: DistributedRuntime): Promise<Endpoint> => {
       const ep = rt.namespace('ns').component('c').endpoint('echo');
       await ep.serve(async function* (req: number) {
@@ -67,7 +66,7 @@ describe('stopping under load', () => {
   });
 
   it('stopServing() twice, then shutdown(): one stop, live streams finish, no error counted', async () => {
-    const [server, caller] = await Promise.all([0, 1].map(() => DistributedRuntime.create(opts(nats.url))));
+    const [server, caller] = await Promise.all([0, 1].map(() => DistributedRuntime.create(onNats(nats.url))));
     const ep = server!.namespace('ns').component('c').endpoint('slow');
     await ep.serve(async function* () {
       for (let i = 0; i < 20; i++) {

@@ -14,3 +14,8 @@ export function captureLogs(): CapturedLogs {
 export function testRuntime(options: DistributedRuntimeOptions = {}): DistributedRuntime {
   return new DistributedRuntime({ env: {}, logSink: () => {}, nats: false, handleSignals: false, ...options });
 }
+
+/** Options of a test runtime on the nats-server at `url`: no signal handling, no log output. */
+export function onNats(url: string): { env: Record<string, string>; handleSignals: false; logSink: (line: string) => void } {
+  return { env: { NATS_SERVER: url }, handleSignals: false, logSink: () => {} };
+}

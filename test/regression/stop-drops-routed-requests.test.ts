@@ -11,8 +11,7 @@ import { requestsOf } from '../helpers/scraped.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { rawRequest } from '../helpers/raw-request.ts';
 import { eventually } from '../helpers/tools.ts';
-
-const opts = (url: string) => ({ env: { NATS_SERVER: url }, handleSignals: false as const, logSink: () => {} });
+import { onNats } from '../helpers/runtime.ts';
 
 describe('regression: stopping dropped requests already routed to the instance', () => {
   let nats: NatsServer;
@@ -25,7 +24,7 @@ describe('regression: stopping dropped requests already routed to the instance',
   });
 
   it('a stop begun while a burst is arriving serves every request of the burst NATS already routed here', async () => {
-    const [server] = await Promise.all([DistributedRuntime.create(opts(nats.url))]);
+    const [server] = await Promise.all([DistributedRuntime.create(onNats(nats.url))]);
     const ep = server!.namespace('ns').component('c').endpoint('burst');
     let stopping: Promise<void> | undefined;
     await ep.serve(async (req: number) => {
