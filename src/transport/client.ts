@@ -23,10 +23,14 @@ export const RouterMode = {
   RoundRobin: 'round_robin',
   /** An instance picked at random per request. */
   Random: 'random',
-  /** The less busy of two instances picked at random, by this client's requests in flight to each (power of two choices). */
-  LeastOutstanding: 'least_outstanding',
+  /**
+   * The less loaded of two instances picked at random (power of two choices). An instance's load:
+   * the requests it reported in flight on its last answer (fresh for 1 s), plus this runtime's
+   * requests in flight to it now.
+   */
+  LeastLoaded: 'least_loaded',
 } as const;
-/** `round_robin`, `random` or `least_outstanding`. */
+/** `round_robin`, `random` or `least_loaded`. */
 export type RouterMode = (typeof RouterMode)[keyof typeof RouterMode];
 
 /** Options of `endpoint.client()`. */
@@ -97,8 +101,6 @@ export class EndpointClient {
   private acquired = false;
   /** Round-robin position; random at first so that fresh clients spread from their first request. */
   private cursor = Math.floor(Math.random() * 0x7fffffff);
-  /** This client's requests in flight, per instance (for `least_outstanding`). */
-  private readonly outstanding = new Map<string, number>();
   private seq = 0;
   private sub: Subscription | undefined;
   private unlisten: (() => void) | undefined;
@@ -121,7 +123,7 @@ export class EndpointClient {
     // Random, not the request-id prefix: request ids are shown to handlers and logs, the inbox is not derivable from them.
     this.inbox = `${transport.inboxPrefix}.${randomUUID().replaceAll('-', '')}`;
     if (!Object.values(RouterMode).includes(this.router)) {
-      throw new DynamoError(ErrorCode.InvalidOption, `router ${JSON.stringify(this.router)} is not valid: expected round_robin, random or least_outstanding`);
+      throw new DynamoError(ErrorCode.InvalidOption, `router ${JSON.stringify(this.router)} is not valid: expected round_robin, random or least_loaded`);
     }
   }
 
@@ -220,6 +222,7 @@ export class EndpointClient {
         this.track(tracked, -1);
         if (cancel) this.sendCancel(secret, stream.instanceId);
       },
+      load: (instanceId, load) => this.directory.reportLoad(instanceId, load),
       ack: (instanceId, consumed) => {
         try {
           this.transport.nc.publish(controlSubject(this.subject, instanceId), `${key} ${consumed}`);
@@ -315,10 +318,14 @@ export class EndpointClient {
     switch (this.router) {
       case RouterMode.Random:
         return known[Math.floor(Math.random() * n)];
-      case RouterMode.LeastOutstanding: {
-        const a = known[Math.floor(Math.random() * n)]!;
-        const b = known[Math.floor(Math.random() * n)]!;
-        return (this.outstanding.get(a.instanceId) ?? 0) <= (this.outstanding.get(b.instanceId) ?? 0) ? a : b;
+      case RouterMode.LeastLoaded: {
+        // Two distinct instances (with two known, always both), the less loaded wins; a tie goes to the first drawn.
+        const i = Math.floor(Math.random() * n);
+        const j = n === 1 ? i : (i + 1 + Math.floor(Math.random() * (n - 1))) % n;
+        const a = known[i]!;
+        const b = known[j]!;
+        const now = Date.now();
+        return this.directory.load(b.instanceId, now) < this.directory.load(a.instanceId, now) ? b : a;
       }
       default:
         return known[this.cursor++ % n];
@@ -326,10 +333,7 @@ export class EndpointClient {
   }
 
   private track(instanceId: string | undefined, delta: 1 | -1): void {
-    if (instanceId === undefined) return;
-    const count = (this.outstanding.get(instanceId) ?? 0) + delta;
-    if (count <= 0) this.outstanding.delete(instanceId);
-    else this.outstanding.set(instanceId, count);
+    if (instanceId !== undefined) this.directory.track(instanceId, delta);
   }
 
   /**

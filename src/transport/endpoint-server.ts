@@ -210,7 +210,7 @@ export class EndpointServer<TEndpoint> {
     if (parsed.ok && this.lingering && !this.active.has(parsed.key)) {
       this.lastDirect = Date.now();
       // Stopping: not taken, not counted; the caller retries on another instance.
-      this.out.publishError(reply, RemoteErrorType.Unavailable, 'the instance is stopping and did not take the request');
+      this.out.publishError(reply, RemoteErrorType.Unavailable, 'the instance is stopping and did not take the request', this.active.size);
       return;
     }
     const max = this.options.maxConcurrency;
@@ -218,7 +218,7 @@ export class EndpointServer<TEndpoint> {
       // Admission control: refused at once, before it is a request of this endpoint — not counted
       // as one, not an error; the caller retries once on another instance.
       observer.requestRefused?.();
-      this.out.publishError(reply, RemoteErrorType.Overloaded, `the instance serves its limit of ${max} requests at once`);
+      this.out.publishError(reply, RemoteErrorType.Overloaded, `the instance serves its limit of ${max} requests at once`, this.active.size);
       return;
     }
     const mark = observer.requestStarted(msg.data.length);
@@ -266,7 +266,7 @@ export class EndpointServer<TEndpoint> {
         count = 1;
       }
       if (stream.cancelled) void iterator?.return?.()?.catch(() => {});
-      else this.out.publishEnd(stream.reply, count, final);
+      else this.out.publishEnd(stream.reply, count, final, this.active.size - 1);
     } catch (err) {
       if (!stream.cancelled) {
         const type = err instanceof FinalFailure ? ErrorType.PublishFinal : err instanceof PublishFailure ? ErrorType.PublishResponse : ErrorType.Generate;
@@ -277,7 +277,7 @@ export class EndpointServer<TEndpoint> {
         } else {
           this.options.logger.debug('request failed', { request_id: stream.ctx.requestId, error_type: type, error: err });
         }
-        this.out.publishError(stream.reply, type, errorText(err));
+        this.out.publishError(stream.reply, type, errorText(err), this.active.size - 1);
       }
       if (iterator !== undefined) void iterator.return?.()?.catch(() => {});
     } finally {
@@ -296,7 +296,7 @@ export class EndpointServer<TEndpoint> {
     this.options.observer.error(refused.errorType);
     this.lastErrorText = `${refused.errorType}: ${refused.reason}`;
     this.options.logger.debug('request refused', { error_type: refused.errorType, reason: refused.reason });
-    if (refused.answer !== Answer.None) this.out.publishError(reply, refused.errorType, refused.reason, refused.answer === Answer.Proven);
+    if (refused.answer !== Answer.None) this.out.publishError(reply, refused.errorType, refused.reason, this.active.size, refused.answer === Answer.Proven);
     this.options.observer.requestEnded(mark);
   }
 
@@ -308,7 +308,7 @@ export class EndpointServer<TEndpoint> {
   private end(stream: ServedStream<TEndpoint>, type: string, message: string): void {
     if (!stream.cancel(type)) return;
     if (type === RemoteErrorType.ShuttingDown) this.options.observer.error(ErrorType.Generate);
-    this.out.publishError(stream.reply, type, message);
+    this.out.publishError(stream.reply, type, message, this.active.size - 1);
   }
 
   /** On the instance's control subject: an acknowledgement (`<key> <consumed>`) or a cancel (the secret). */

@@ -8,6 +8,12 @@
  *   says "look again": its content is not trusted, so a forged one costs a discovery round (at
  *   most one per `ANNOUNCE_DEBOUNCE_MS`), never a wrong route.
  * - An instance that answered "no responders" is forgotten until a round finds it again.
+ *
+ * It also keeps what the runtime knows of each instance's load, for the `least_loaded` router:
+ * the requests this runtime has in flight to it (counted here, for all its clients of the
+ * endpoint) and the last load the instance reported on an `end`/`error` message (`Dynamo-Load`:
+ * its other requests in flight then). A report is trusted for `LOAD_REPORT_TTL_MS`: an instance
+ * nobody sends to reports nothing, and must not look busy forever.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
@@ -16,6 +22,15 @@ import { discoverInstances, type Instance } from './service-discovery.ts';
 
 /** Rounds triggered by announcements are at least this far apart. */
 const ANNOUNCE_DEBOUNCE_MS = 250;
+
+/** How long an instance's load report counts, ms. */
+export const LOAD_REPORT_TTL_MS = 1000;
+
+interface LoadReport {
+  /** Requests in flight on the instance when it reported, not counting ours. */
+  readonly others: number;
+  readonly at: number;
+}
 
 export interface InstanceDirectoryOptions {
   nc: NatsConnection;
@@ -40,6 +55,9 @@ export class InstanceDirectory {
   private pending: NodeJS.Timeout | undefined;
   private lastRound = 0;
   private readonly changed = new Set<() => void>();
+  /** This runtime's requests in flight, per instance. */
+  private readonly outstanding = new Map<string, number>();
+  private readonly reports = new Map<string, LoadReport>();
 
   constructor(options: InstanceDirectoryOptions) {
     this.options = options;
@@ -89,6 +107,7 @@ export class InstanceDirectory {
     this.round = discoverInstances(this.options.nc, this.options.subject, this.options.windowMs ?? 250, this.options.inboxPrefix, this.options.logger)
       .then((found) => {
         this.known = found;
+        for (const id of this.reports.keys()) if (!found.some((i) => i.instanceId === id)) this.reports.delete(id);
         for (const listener of this.changed) listener();
         return found;
       })
@@ -104,6 +123,29 @@ export class InstanceDirectory {
     if (!this.known.some((i) => i.instanceId === instanceId)) return;
     this.known = this.known.filter((i) => i.instanceId !== instanceId);
     this.soon();
+  }
+
+  /** One more (+1) or one fewer (-1) request of this runtime in flight to `instanceId`. */
+  track(instanceId: string, delta: 1 | -1): void {
+    const count = (this.outstanding.get(instanceId) ?? 0) + delta;
+    if (count <= 0) this.outstanding.delete(instanceId);
+    else this.outstanding.set(instanceId, count);
+  }
+
+  /**
+   * `instanceId` reported `load` requests in flight besides the one it answered. Of those, the
+   * ones that were ours are counted by `track` already: only the others are kept.
+   */
+  reportLoad(instanceId: string, load: number): void {
+    const ours = Math.max(0, (this.outstanding.get(instanceId) ?? 0) - 1);
+    this.reports.set(instanceId, { others: Math.max(0, load - ours), at: Date.now() });
+  }
+
+  /** The requests `instanceId` is estimated to have in flight: others' as last reported (while fresh), plus ours now. */
+  load(instanceId: string, now = Date.now()): number {
+    const report = this.reports.get(instanceId);
+    const others = report !== undefined && now - report.at <= LOAD_REPORT_TTL_MS ? report.others : 0;
+    return others + (this.outstanding.get(instanceId) ?? 0);
   }
 
   /** Calls `listener` after every round; returns its removal. */

@@ -7,7 +7,7 @@
  *             headers: Dynamo-Protocol: 2, Dynamo-Request-Id, Dynamo-Key, Dynamo-Content-Type, Dynamo-Window
  * responses → reply subject, in order: zero or more `data`, then exactly one `end` or one `error`
  *             headers: Dynamo-Protocol: 2, Dynamo-Kind, Dynamo-Instance, Dynamo-Content-Type (data),
- *             Dynamo-Error-Type (error)
+ *             Dynamo-Error-Type (error), Dynamo-Load (end, error)
  * acks      → the serving instance's control subject, body `<key> <consumed>`
  * cancels   → the endpoint's cancel subject, body `<secret>`
  *
@@ -31,7 +31,12 @@ export const Header = {
   Instance: 'Dynamo-Instance',
   /** Request: how many data messages the requester takes before it acknowledges (flow control). */
   Window: 'Dynamo-Window',
+  /** `end` and `error` responses: the other requests the instance had in flight when it sent them (load-aware routing). */
+  Load: 'Dynamo-Load',
 } as const;
+
+/** A `Dynamo-Load` value: a whole number, at most seven digits; anything else is ignored. */
+export const LOAD_RE = /^\d{1,7}$/;
 
 /** Data messages in flight per stream when the request names no window, and the most a request may ask. */
 export const DEFAULT_WINDOW = 128;

@@ -60,16 +60,28 @@ function serviceErrorText(message: string): string {
   return message.replace(/[\r\n\t\x00-\x1f\x7f]+/g, ' ').slice(0, 256);
 }
 
+/**
+ * End-of-stream header blocks are kept for load values up to this; past it (rare: that many
+ * requests in flight on one instance) a block is built per message.
+ */
+const CACHED_LOADS = 256;
+
 /** The header blocks of one instance: every response names the instance, so a client reads one instance per stream. */
 function instanceHeaders(instanceId: string) {
   const base: Array<[string, string]> = [
     [Header.Protocol, PROTOCOL_VERSION],
     [Header.Instance, instanceId],
   ];
+  const endEntries = (load: number): Array<[string, string]> => [...base, [Header.Kind, MessageKind.End], [Header.ContentType, ContentType.Json], [Header.Load, String(load)]];
+  const ends: PublishOptions[] = [];
   return {
     dataJson: fixedHeaders([...base, [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Json]]),
     dataBytes: fixedHeaders([...base, [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Bytes]]),
-    end: fixedHeaders([...base, [Header.Kind, MessageKind.End], [Header.ContentType, ContentType.Json]]),
+    /** The end-of-stream block reporting `load` other requests in flight: one per value, built once. */
+    end(load: number): PublishOptions {
+      if (load >= CACHED_LOADS) return fixedHeaders(endEntries(load));
+      return (ends[load] ??= fixedHeaders(endEntries(load)));
+    },
   };
 }
 
@@ -106,7 +118,8 @@ export class ResponsePublisher {
     this.observer.responsePublished(data.length);
   }
 
-  publishEnd(reply: string, count: number, final: unknown): void {
+  /** `load`: the other requests the instance has in flight, reported to the caller's router. */
+  publishEnd(reply: string, count: number, final: unknown, load: number): void {
     let data: Uint8Array;
     try {
       const body: EndOfStream & { final?: unknown } = final === undefined ? { count } : { count, final };
@@ -115,7 +128,7 @@ export class ResponsePublisher {
       throw new FinalFailure(`the end-of-stream message cannot be encoded: ${(err as Error).message}`, { cause: err });
     }
     try {
-      this.nc.publish(reply, data, this.headers.end);
+      this.nc.publish(reply, data, this.headers.end(load));
     } catch (err) {
       throw new FinalFailure(`the end-of-stream message (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
     }
@@ -125,12 +138,16 @@ export class ResponsePublisher {
   /**
    * Best effort: the error message is small, but the connection may be gone. `proven` is false
    * for answers to requests that did not show the key of their reply subject: those do not name
-   * this instance, so a stream reading that subject drops them (see request-parser.ts).
+   * this instance, so a stream reading that subject drops them (see request-parser.ts). `load`:
+   * the other requests the instance has in flight (not sent on unproven answers).
    */
-  publishError(reply: string, type: string, message: string, proven = true): void {
+  publishError(reply: string, type: string, message: string, load: number, proven = true): void {
     const h = natsHeaders();
     h.set(Header.Protocol, PROTOCOL_VERSION);
-    if (proven) h.set(Header.Instance, this.instanceId);
+    if (proven) {
+      h.set(Header.Instance, this.instanceId);
+      h.set(Header.Load, String(load));
+    }
     h.set(Header.Kind, MessageKind.Error);
     h.set(Header.ErrorType, type);
     // The NATS service API's error headers, so standard tooling reads our errors too.

@@ -3,17 +3,19 @@
  * client's inbox dispatcher. It ends at the end-of-stream message, or fails with a typed error:
  * remote error, no responders, timeout, cancelled, or cut short.
  */
-import type { Msg } from '@nats-io/transport-node';
+import type { Msg, MsgHdrs } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode, RemoteError } from '../errors.ts';
 import { decodeBody, isContentType } from './codec.ts';
 import { readHeaders, single } from './message-headers.ts';
-import { ContentType, Header, INSTANCE_ID_RE, MessageKind, PROTOCOL_VERSION, RemoteErrorType, type EndOfStream, type ErrorBody } from './protocol.ts';
+import { ContentType, Header, INSTANCE_ID_RE, LOAD_RE, MessageKind, PROTOCOL_VERSION, RemoteErrorType, type EndOfStream, type ErrorBody } from './protocol.ts';
 
 export interface StreamHooks {
   /** Called once when the stream is over, however it ended. `cancel` asks the server to stop. */
   done(cancel: boolean): void;
   /** Tells the serving instance how many responses the reader has consumed (flow control). */
   ack(instanceId: string, consumed: number): void;
+  /** The serving instance reported `load` other requests in flight (`Dynamo-Load`, on `end` and `error`). */
+  load(instanceId: string, load: number): void;
   /** A 503 no-responders status arrived; returns true when the request was re-sent elsewhere. */
   noResponders(): boolean;
   /** The instance `refusedBy` did not take the request (at its concurrency limit, or stopping); returns true when it was re-sent to another. */
@@ -217,6 +219,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     if (kind === MessageKind.End) {
       const end = endBody(msg);
       if (end === undefined) return false;
+      this.reportLoad(instance, h);
       if (end.count !== this.received) {
         // Lost messages, or a forged end: either way the server may still be running it — cancel.
         this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: received ${this.received} of ${end.count} responses`), true);
@@ -227,6 +230,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
       return true;
     }
     if (kind === MessageKind.Error) {
+      this.reportLoad(instance, h);
       const body = errorBody(msg);
       const type = single(h, Header.ErrorType) || body?.type || 'unknown';
       if ((type === RemoteErrorType.Overloaded || type === RemoteErrorType.Unavailable) && this.received === 0) {
@@ -256,6 +260,12 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   cutShort(reason: string): void {
     // The cancel is buffered by the NATS client while it reconnects, so the handler still learns.
     this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: ${reason} after ${this.received} responses`), true);
+  }
+
+  /** Before the stream settles: the router counts this request as in flight until then. */
+  private reportLoad(instance: string, h: MsgHdrs): void {
+    const load = single(h, Header.Load);
+    if (load !== null && LOAD_RE.test(load)) this.hooks.load(instance, Number(load));
   }
 
   private push(value: unknown): void {

@@ -32,6 +32,7 @@ function hooks(notTaken = false): Recorded {
     calls,
     done: (cancel) => void calls.push(`done cancel=${cancel}`),
     ack: (instance, consumed) => void calls.push(`ack ${instance} ${consumed}`),
+    load: (instance, load) => void calls.push(`load ${instance} ${load}`),
     noResponders: () => (calls.push('noResponders'), false),
     notTaken: (by, overloaded) => (calls.push(`notTaken ${by} overloaded=${overloaded}`), notTaken),
   };
@@ -79,6 +80,7 @@ describe('ResponseStream (pure logic)', () => {
       { subject: 'x', sid: 1, data: new Uint8Array(), headers: undefined } as unknown as Msg,
     ];
     for (const m of bad) assert.equal(s.onMessage(m), false);
+    s.discard(); // no timer left behind
   });
 
   it('a protocol-1 refusal before any answer fails at once with its text', async () => {
@@ -95,6 +97,7 @@ describe('ResponseStream (pure logic)', () => {
     s.expected = 'B';
     assert.equal(s.onMessage(data(1, 'B')), true, 'the other instance serves it');
     assert.deepEqual(retried.calls, ['notTaken A overloaded=true']);
+    s.discard();
 
     const none = hooks(false);
     const t = new ResponseStream<number>('r6', 60_000, 8, undefined, none);
@@ -140,5 +143,43 @@ describe('ResponseStream (pure logic)', () => {
     await s.next(); // acknowledged: the server may send again, and does not
     await assert.rejects(s.next(), (e: unknown) => e instanceof DynamoError && e.code === ErrorCode.Timeout);
     assert.deepEqual(h.calls, ['ack A 1', 'ack A 2', 'done cancel=true']);
+  });
+
+  it('hands the serving instance\'s load report (end and error) to the router before the stream settles; malformed reports are ignored', async () => {
+    const withLoad = (kind: 'end' | 'error', load: string | string[], instance = 'A') => {
+      const h = headers();
+      h.set('Dynamo-Protocol', '2');
+      h.set('Dynamo-Instance', instance);
+      h.set('Dynamo-Kind', kind);
+      for (const v of Array.isArray(load) ? load : [load]) h.append('Dynamo-Load', v);
+      if (kind === 'error') h.set('Dynamo-Error-Type', 'generate');
+      const body = kind === 'end' ? { count: 0 } : { type: 'generate', message: 'x' };
+      return { subject: '_INBOX.x.t', sid: 1, data: enc.encode(JSON.stringify(body)), headers: h } as unknown as Msg;
+    };
+    const h1 = hooks();
+    const s1 = new ResponseStream('r', 60_000, 8, undefined, h1);
+    assert.equal(s1.onMessage(withLoad('end', '7')), true);
+    assert.deepEqual(h1.calls, ['load A 7', 'done cancel=false']);
+
+    const h2 = hooks();
+    const s2 = new ResponseStream('r', 60_000, 8, undefined, h2);
+    assert.equal(s2.onMessage(withLoad('error', '0')), true);
+    assert.deepEqual(h2.calls, ['load A 0', 'done cancel=false']);
+    await assert.rejects(s2.collect());
+
+    for (const bad of ['-1', '1e3', '12345678', '+3', '0x3', '', 'x', ['1', '2']]) {
+      const h = hooks();
+      const s = new ResponseStream('r', 60_000, 8, undefined, h);
+      assert.equal(s.onMessage(withLoad('end', bad)), true, JSON.stringify(bad));
+      assert.deepEqual(h.calls, ['done cancel=false'], `${JSON.stringify(bad)} is no report`);
+    }
+
+    // Another instance's message is dropped before its report is read.
+    const h3 = hooks();
+    const s3 = new ResponseStream('r', 60_000, 8, undefined, h3);
+    s3.expected = 'A';
+    assert.equal(s3.onMessage(withLoad('end', '5', 'B')), false);
+    assert.deepEqual(h3.calls, []);
+    s3.discard();
   });
 });
