@@ -52,6 +52,8 @@ export const ErrorCode = {
   Overloaded: 'DYN_ERR_OVERLOADED',
   /** The encoded request is larger than the NATS server accepts (`max_payload`); nothing was sent. */
   RequestTooLarge: 'DYN_ERR_REQUEST_TOO_LARGE',
+  /** `generate()` on a client every holder has closed; nothing was sent. */
+  ClientClosed: 'DYN_ERR_CLIENT_CLOSED',
   /** An optional package the configuration needs (an OTLP exporter) is not installed; the message names it. */
   MissingPackage: 'DYN_ERR_MISSING_PACKAGE',
 } as const;

@@ -52,6 +52,11 @@ export class Endpoint extends MetricsNode {
   private servingState = false;
   private server: EndpointServer<Endpoint> | undefined;
   private failure: string | undefined;
+  /**
+   * The clients of this endpoint in this runtime, by their options: every `client()` call with the
+   * same options gets the same client (one inbox subscription, one set of in-flight counts).
+   */
+  private readonly clients = new Map<string, Promise<EndpointClient>>();
   /** The stop in progress or done, shared by every caller; cleared when serving starts again. */
   private stopped: Promise<void> | undefined;
 
@@ -175,11 +180,28 @@ export class Endpoint extends MetricsNode {
     return this.stopped;
   }
 
-  /** A client for this endpoint, ready to send (call `waitForInstances()` to wait for servers). */
+  /**
+   * A client for this endpoint, ready to send (call `waitForInstances()` to wait for servers).
+   * Every call with the same options gets the same client: call `close()` once per call; the
+   * last one closes it.
+   */
   async client(options: ClientOptions = {}): Promise<EndpointClient> {
     this.ctx.assertOpen();
-    const client = new EndpointClient(this.ctx.nats(), this.subject, this.ctx.logger, options);
-    await client.start();
+    const key = [options.router, options.timeoutMs, options.window, options.discoveryWindowMs].map(String).join('|');
+    let shared = this.clients.get(key);
+    if (shared === undefined) {
+      const client = new EndpointClient(this.ctx.nats(), this.subject, this.ctx.logger, options);
+      shared = client.start().then(() => client);
+      this.clients.set(key, shared);
+      shared.catch(() => this.clients.delete(key));
+    }
+    const client = await shared;
+    if (client.isClosed) {
+      // Its last holder closed it while this call waited: start a fresh one.
+      if (this.clients.get(key) === shared) this.clients.delete(key);
+      return this.client(options);
+    }
+    client.retain();
     return client;
   }
 

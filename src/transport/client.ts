@@ -99,6 +99,9 @@ export class EndpointClient {
   private readonly streams = new Map<string, { readonly stream: ResponseStream; readonly secret: string }>();
   private readonly directory: InstanceDirectory;
   private acquired = false;
+  /** Callers of `endpoint.client()` holding this client: the last `close()` closes it. */
+  private holders = 0;
+  private closed = false;
   /** Round-robin position; random at first so that fresh clients spread from their first request. */
   private cursor = Math.floor(Math.random() * 0x7fffffff);
   private seq = 0;
@@ -114,8 +117,8 @@ export class EndpointClient {
     this.subject = subject;
     this.logger = logger;
     this.router = options.router ?? RouterMode.RoundRobin;
-    this.timeoutMs = options.timeoutMs ?? 60_000;
-    this.directory = transport.directory(subject, options.discoveryWindowMs ?? 250);
+    this.timeoutMs = positiveMs(options.timeoutMs, 'timeoutMs', 60_000);
+    this.directory = transport.directory(subject, positiveMs(options.discoveryWindowMs, 'discoveryWindowMs', 250));
     this.window = options.window ?? DEFAULT_WINDOW;
     if (!Number.isInteger(this.window) || this.window < 1 || this.window > MAX_WINDOW) {
       throw new DynamoError(ErrorCode.InvalidOption, `window ${String(options.window)} is not valid: expected a whole number from 1 to ${MAX_WINDOW}`);
@@ -194,6 +197,7 @@ export class EndpointClient {
 
   /** Sends `request` and returns its response stream. Throws `DYN_ERR_ENCODE` if it cannot be encoded. */
   generate<T = unknown>(request: unknown, options: GenerateOptions = {}): ResponseStream<T> {
+    if (this.closed) throw new DynamoError(ErrorCode.ClientClosed, `the client of ${this.subject} is closed`);
     let body;
     try {
       body = encodeBody(request);
@@ -216,7 +220,7 @@ export class EndpointClient {
     let retried = false;
     let tracked = target?.instanceId;
     const send = (subject: string): void => this.transport.nc.publish(subject, body.data, { reply, headers: h });
-    const stream: ResponseStream<T> = new ResponseStream<T>(requestId, options.timeoutMs ?? this.timeoutMs, this.window, options.signal, {
+    const stream: ResponseStream<T> = new ResponseStream<T>(requestId, positiveMs(options.timeoutMs, 'timeoutMs', this.timeoutMs), this.window, options.signal, {
       done: (cancel) => {
         this.streams.delete(tag);
         this.track(tracked, -1);
@@ -292,8 +296,24 @@ export class EndpointClient {
     }
   }
 
-  /** Fails every open stream and stops listening. */
+  /** @internal One more caller of `endpoint.client()` holds this client. */
+  retain(): void {
+    this.holders++;
+  }
+
+  /** Whether the client is closed: `close()` was called by everyone holding it. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Releases this client. `endpoint.client()` hands one client per endpoint and options to every
+   * caller in a runtime: the last of them to call `close()` closes it — fails its open streams and
+   * stops listening. Closing more often than you asked for it does nothing.
+   */
   async close(): Promise<void> {
+    if (this.closed || --this.holders > 0) return;
+    this.closed = true;
     for (const { stream } of [...this.streams.values()]) stream.cutShort('the client was closed');
     clearInterval(this.reack);
     this.unlisten?.();
@@ -347,4 +367,16 @@ export class EndpointClient {
       this.logger.debug('cancel not sent', { error: err });
     }
   }
+}
+
+/** Node's timers take at most this (longer ones fire after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration option: a positive number of ms a timer can wait, or the default when absent. */
+function positiveMs(value: number | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0) || value > MAX_TIMER_MS) {
+    throw new DynamoError(ErrorCode.InvalidOption, `${name} ${String(value)} is not valid: expected a positive number of milliseconds, at most ${MAX_TIMER_MS}`);
+  }
+  return value;
 }
