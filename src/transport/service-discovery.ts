@@ -164,8 +164,10 @@ export function instanceFromInfo(body: unknown, subject: string): Instance | und
 
 /**
  * Asks every `dynamo` service instance for its endpoints; returns those serving `subject`, sorted
- * by id. The round lasts `windowMs`, or ends `STALL_MS` after the last valid answer (or at the
- * start when nothing answers). Answers that are not valid — garbage, forged, empty, of another
+ * by id. The round lasts `windowMs`, or ends `STALL_MS` after the last valid answer — never
+ * before the first one: a busy instance may take longer than `STALL_MS` to answer at all, and a
+ * round that ended before it would report no instance. NATS's no-responders status (nothing
+ * subscribed) ends it at once. Answers that are not valid — garbage, forged, empty, of another
  * service — are dropped and neither end nor extend the round.
  */
 export async function discoverInstances(nc: NatsConnection, subject: string, windowMs: number, inboxPrefix: string, logger: Logger): Promise<Instance[]> {
@@ -205,7 +207,6 @@ export async function discoverInstances(nc: NatsConnection, subject: string, win
         },
       });
       nc.publish(`$SRV.INFO.${SERVICE_NAME}`, undefined, { reply: inbox });
-      quiet();
     } catch (error) {
       logger.debug('discovery round failed', { error });
       done();

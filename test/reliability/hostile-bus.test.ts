@@ -93,7 +93,7 @@ describe('a hostile peer on a shared bus', () => {
         yield i;
       }
     });
-    client = await callerRt.namespace('ns').component('c').endpoint('slow').client({ timeoutMs: 15_000 });
+    client = await callerRt.namespace('ns').component('c').endpoint('slow').client({ timeoutMs: 15_000, discoveryWindowMs: 5000 });
     await client.waitForInstances();
     evil = await connect({ servers: nats.url });
     evil.subscribe('dynamo.>', {
