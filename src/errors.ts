@@ -54,6 +54,10 @@ export const ErrorCode = {
   RequestTooLarge: 'DYN_ERR_REQUEST_TOO_LARGE',
   /** `generate()` on a client every holder has closed; nothing was sent. */
   ClientClosed: 'DYN_ERR_CLIENT_CLOSED',
+  /** `generate()`'s `headers`: a name that is not a header token, a value with a line break, or a name the protocol reserves (`Dynamo-*`, `Nats-*`). */
+  InvalidHeader: 'DYN_ERR_INVALID_HEADER',
+  /** The request's header block (protocol, trace context and the caller's headers) is over what an instance accepts (16 KiB, 64 entries); nothing was sent. */
+  HeadersTooLarge: 'DYN_ERR_HEADERS_TOO_LARGE',
   /** An optional package the configuration needs (an OTLP exporter) is not installed; the message names it. */
   MissingPackage: 'DYN_ERR_MISSING_PACKAGE',
 } as const;

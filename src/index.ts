@@ -16,7 +16,7 @@ export type { Engine, Handler } from './runtime/ingress.ts';
 export { EndpointClient, RouterMode } from './transport/client.ts';
 export type { ClientOptions, ClientStats, GenerateOptions, WaitOptions } from './transport/client.ts';
 export { ResponseStream } from './transport/response-stream.ts';
-export type { RequestContext } from './transport/request-context.ts';
+export type { RequestContext, RequestHeaders } from './transport/request-context.ts';
 export type { Instance } from './transport/service-discovery.ts';
 export type { NatsOptions } from './transport/nats-connection.ts';
 export { PROTOCOL_VERSION } from './transport/protocol.ts';

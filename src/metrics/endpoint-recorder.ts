@@ -8,6 +8,7 @@
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
 import type { Logger } from '../logging/logger.ts';
+import { BucketExemplars, type ExemplarTrace } from './exemplars.ts';
 import { ERROR_TYPES, ErrorType, Label } from './names.ts';
 
 const ERROR_INDEX: Readonly<Record<ErrorType, number>> = Object.freeze(
@@ -48,6 +49,8 @@ export class EndpointRecorder {
   durationMin = Infinity;
   /** The longest duration recorded, in seconds. */
   durationMax = -Infinity;
+  /** The duration histogram's exemplars: per bucket, the last request whose span was sampled. */
+  readonly durationExemplars: BucketExemplars;
   /** Also receives every duration, when the metrics go through a provider we do not own (see api-bridge.ts). */
   durationSink: ((seconds: number) => void) | undefined = undefined;
   /** Start of the cumulative series, set when the endpoint starts serving. */
@@ -61,6 +64,7 @@ export class EndpointRecorder {
     );
     this.bounds = Float64Array.from(buckets);
     this.bucketCounts = new Float64Array(buckets.length + 1);
+    this.durationExemplars = new BucketExemplars(buckets.length + 1);
     this.logger = logger;
   }
 
@@ -91,13 +95,17 @@ export class EndpointRecorder {
    * The request is over (last response or error published). The caller calls this exactly once
    * per `requestStarted`; the guard keeps in-flight from going negative if that is ever broken.
    */
-  requestEnded(startMark: number): void {
+  requestEnded(startMark: number, trace?: ExemplarTrace): void {
     if (this.inflight <= 0) {
       this.logger.once('inflight-underflow', 'warn', 'requestEnded called more often than requestStarted; ignored');
       return;
     }
     this.inflight--;
-    this.observeDuration((now() - startMark) / 1000);
+    const end = now();
+    const seconds = (end - startMark) / 1000;
+    const bucket = this.observeDuration(seconds);
+    // A sampled request leaves its trace in the bucket it was counted in; the rest pay nothing.
+    if (trace !== undefined) this.durationExemplars.offer(bucket, seconds, performance.timeOrigin + end, trace);
   }
 
   /** A request refused at the concurrency limit: not a request served, not an error. */
@@ -105,8 +113,8 @@ export class EndpointRecorder {
     this.rejected++;
   }
 
-  /** Records one duration in seconds into the histogram. */
-  observeDuration(seconds: number): void {
+  /** Records one duration in seconds into the histogram; returns the index of the bucket it was counted in. */
+  observeDuration(seconds: number): number {
     if (!(seconds >= 0)) seconds = 0; // NaN or a clock step backwards: count it, in the first bucket
     const bounds = this.bounds;
     const n = bounds.length;
@@ -118,6 +126,7 @@ export class EndpointRecorder {
     if (seconds < this.durationMin) this.durationMin = seconds;
     if (seconds > this.durationMax) this.durationMax = seconds;
     if (this.durationSink !== undefined) this.durationSink(seconds);
+    return i;
   }
 
   /** The errors of `type` counted so far. */

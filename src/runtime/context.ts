@@ -1,3 +1,4 @@
+import type { TracerProvider } from '@opentelemetry/api';
 import type { Logger } from '../logging/logger.ts';
 import type { CustomMetricsRegistry } from '../metrics/custom-metrics.ts';
 import type { MetricsPipeline } from '../metrics/pipeline.ts';
@@ -20,6 +21,8 @@ export interface RuntimeContext {
   readonly streamStallTimeoutMs: number;
   /** Default limit of requests an endpoint serves at once (undefined: none). */
   readonly maxConcurrency: number | undefined;
+  /** Where request spans go: the runtime's `tracerProvider`, else the global one. */
+  readonly tracerProvider: TracerProvider;
   assertOpen(): void;
   /** The NATS connection; throws `DYN_ERR_NO_NATS` when the runtime runs without one. */
   nats(): NatsTransport;

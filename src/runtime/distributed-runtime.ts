@@ -9,7 +9,7 @@
  * reaches the caller, so a retry loop around `create()` leaves nothing behind.
  */
 import { randomUUID } from 'node:crypto';
-import type { MeterProvider } from '@opentelemetry/api';
+import { trace, type MeterProvider, type TracerProvider } from '@opentelemetry/api';
 import type { MetricProducer } from '@opentelemetry/sdk-metrics';
 import { resolveConfig, type ResolvedConfig, type SystemServerOptions } from '../config/runtime-config.ts';
 import type { Env } from '../config/env.ts';
@@ -45,6 +45,13 @@ export interface DistributedRuntimeOptions {
    * metrics then reach every reader it has; add `runtime.prometheusReader` to it to keep /metrics.
    */
   meterProvider?: MeterProvider | 'global';
+  /**
+   * Where the spans of requests go (a CLIENT span per `generate()`, a SERVER span per request
+   * served; see docs/tracing.md). Default: the global `TracerProvider` of `@opentelemetry/api`,
+   * looked up at every span, so an SDK registered after the runtime was created is used too —
+   * and without any SDK, spans are no-ops. Context travels through the global propagator.
+   */
+  tracerProvider?: TracerProvider;
   /**
    * The reader /metrics serves. Only needed with your own `meterProvider`: create a
    * `PrometheusReader`, put it in your provider's readers, and pass it here too.
@@ -172,6 +179,8 @@ export class DistributedRuntime {
       shutdownGraceMs: graceMs,
       streamStallTimeoutMs: options.streamStallTimeoutMs ?? 60_000,
       maxConcurrency: this.config.maxConcurrency,
+      // The API's global provider is a proxy: it follows an SDK registered later.
+      tracerProvider: options.tracerProvider ?? trace.getTracerProvider(),
       assertOpen: () => {
         if (this.closed) throw new DynamoError(ErrorCode.RuntimeClosed, 'the DistributedRuntime has been shut down');
       },

@@ -12,6 +12,7 @@ import { validMaxConcurrency } from '../config/runtime-config.ts';
 import { EndpointClient, type ClientOptions } from '../transport/client.ts';
 import { EndpointServer, type ServerEngine } from '../transport/endpoint-server.ts';
 import { endpointSubject } from '../transport/protocol.ts';
+import { clientTracer, serverTracer, type EndpointPath } from '../tracing/endpoint-tracing.ts';
 import { Ingress, type Engine, type Handler } from './ingress.ts';
 
 /** Options of `endpoint.serve()`. */
@@ -132,6 +133,7 @@ export class Endpoint extends MetricsNode {
       logger: this.ctx.logger,
       stallTimeoutMs: this.ctx.streamStallTimeoutMs,
       maxConcurrency,
+      tracer: serverTracer(this.ctx.tracerProvider, this.tracePath(), this.ctx.instanceId),
     });
     this.server = server;
     this.stopped = undefined;
@@ -190,7 +192,7 @@ export class Endpoint extends MetricsNode {
     const key = [options.router, options.timeoutMs, options.window, options.discoveryWindowMs].map(String).join('|');
     let shared = this.clients.get(key);
     if (shared === undefined) {
-      const client = new EndpointClient(this.ctx.nats(), this.subject, this.ctx.logger, options);
+      const client = new EndpointClient(this.ctx.nats(), this.subject, this.ctx.logger, options, clientTracer(this.ctx.tracerProvider, this.tracePath()));
       shared = client.start().then(() => client);
       this.clients.set(key, shared);
       shared.catch(() => this.clients.delete(key));
@@ -203,6 +205,10 @@ export class Endpoint extends MetricsNode {
     }
     client.retain();
     return client;
+  }
+
+  private tracePath(): EndpointPath {
+    return { namespace: this.component.namespace.name, component: this.component.name, endpoint: this.name, subject: this.subject };
   }
 
   /** @internal */

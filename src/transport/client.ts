@@ -7,12 +7,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders, nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Context } from '@opentelemetry/api';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { flushSubscriptions } from './nats-connection.ts';
 import { encodeBody } from './codec.ts';
 import { cancelSubject, controlSubject, DEFAULT_WINDOW, Header, INSTANCE_ID_RE, MAX_WINDOW, PROTOCOL_VERSION } from './protocol.ts';
+import { addCallerHeaders, checkHeaderBlock } from './caller-headers.ts';
 import { newRequestSecret, tagOf } from './request-secret.ts';
+import type { ClientTracer } from './request-tracing.ts';
+import { outcomeOf } from './request-outcome.ts';
 import { ResponseStream } from './response-stream.ts';
 import type { InstanceDirectory } from './instance-directory.ts';
 import type { Instance } from './service-discovery.ts';
@@ -56,6 +60,19 @@ export interface GenerateOptions {
   signal?: AbortSignal;
   /** Overrides the client's `timeoutMs` for this request. */
   timeoutMs?: number;
+  /**
+   * Headers sent with the request; the handler reads them from `ctx.headers`. Names the protocol
+   * reserves (`Dynamo-*`, `Nats-*`) are refused with `DYN_ERR_INVALID_HEADER`; the whole header
+   * block (with the trace context) must stay within 16 KiB and 64 entries, else
+   * `DYN_ERR_HEADERS_TOO_LARGE`. A propagator's fields (`traceparent`, `tracestate`, `baggage`)
+   * are written after these and win. Default none.
+   */
+  headers?: Readonly<Record<string, string | readonly string[]>>;
+  /**
+   * The OpenTelemetry context the request belongs to: the parent of its CLIENT span and the
+   * source of the trace context and baggage sent. Default: the active context.
+   */
+  context?: Context;
 }
 
 /** Options of `client.waitForInstances()`. */
@@ -98,6 +115,8 @@ export class EndpointClient {
   /** Open streams by their tag (the last token of their reply subject), with the secret their cancel needs. */
   private readonly streams = new Map<string, { readonly stream: ResponseStream; readonly secret: string }>();
   private readonly directory: InstanceDirectory;
+  /** Makes each request's CLIENT span and writes its context into the request's headers. */
+  private readonly tracer: ClientTracer | undefined;
   private acquired = false;
   /** Callers of `endpoint.client()` holding this client: the last `close()` closes it. */
   private holders = 0;
@@ -112,8 +131,10 @@ export class EndpointClient {
   /** One timer per client, not per stream: re-acknowledges streams whose reader is waiting. */
   private reack: NodeJS.Timeout | undefined;
 
-  constructor(transport: ClientTransport, subject: string, logger: Logger, options: ClientOptions = {}) {
+  /** @internal Use `endpoint.client()`. */
+  constructor(transport: ClientTransport, subject: string, logger: Logger, options: ClientOptions = {}, tracer?: ClientTracer) {
     this.transport = transport;
+    this.tracer = tracer;
     this.subject = subject;
     this.logger = logger;
     this.router = options.router ?? RouterMode.RoundRobin;
@@ -208,25 +229,39 @@ export class EndpointClient {
     const { secret, key } = newRequestSecret();
     const tag = tagOf(key, this.subject, body.contentType, body.data);
     const reply = `${this.inbox}.${tag}`;
+    // Every option is checked before the request's span starts: a refused call leaves no span open.
+    const timeoutMs = positiveMs(options.timeoutMs, 'timeoutMs', this.timeoutMs);
+    const target = this.pick(options.instanceId);
     const h = natsHeaders();
     h.set(Header.Protocol, PROTOCOL_VERSION);
     h.set(Header.RequestId, requestId);
     h.set(Header.Key, key);
     h.set(Header.ContentType, body.contentType);
     h.set(Header.Window, String(this.window));
+    if (options.headers !== undefined) addCallerHeaders(h, options.headers);
+    const traced = this.tracer?.start(h, requestId, options.context);
+    if (traced !== undefined || options.headers !== undefined) {
+      try {
+        checkHeaderBlock(h);
+      } catch (err) {
+        traced?.end({ kind: 'error', errorType: (err as DynamoError).code });
+        throw err;
+      }
+    }
 
-    const target = this.pick(options.instanceId);
     let resent = false;
     let retried = false;
     let tracked = target?.instanceId;
     const send = (subject: string): void => this.transport.nc.publish(subject, body.data, { reply, headers: h });
-    const stream: ResponseStream<T> = new ResponseStream<T>(requestId, positiveMs(options.timeoutMs, 'timeoutMs', this.timeoutMs), this.window, options.signal, {
-      done: (cancel) => {
+    const stream: ResponseStream<T> = new ResponseStream<T>(requestId, timeoutMs, this.window, options.signal, {
+      done: (cancel, error) => {
         this.streams.delete(tag);
         this.track(tracked, -1);
         if (cancel) this.sendCancel(secret, stream.instanceId);
+        traced?.end(outcomeOf(error, cancel));
       },
       load: (instanceId, load) => this.directory.reportLoad(instanceId, load),
+      ...(traced === undefined ? {} : { firstResponse: () => traced.firstResponse() }),
       ack: (instanceId, consumed) => {
         try {
           this.transport.nc.publish(controlSubject(this.subject, instanceId), `${key} ${consumed}`);
@@ -271,10 +306,12 @@ export class EndpointClient {
       stream.discard();
       const max = this.transport.nc.info?.max_payload;
       const size = body.data.length + (h as unknown as { encode(): Uint8Array }).encode().length;
-      if (max !== undefined && size > max) {
-        throw new DynamoError(ErrorCode.RequestTooLarge, `request of ${size} bytes (body and headers) is over the NATS server's max_payload of ${max} bytes`, { cause: err });
-      }
-      throw new DynamoError(ErrorCode.NoResponders, `request could not be sent: ${(err as Error).message}`, { cause: err });
+      const error =
+        max !== undefined && size > max
+          ? new DynamoError(ErrorCode.RequestTooLarge, `request of ${size} bytes (body and headers) is over the NATS server's max_payload of ${max} bytes`, { cause: err })
+          : new DynamoError(ErrorCode.NoResponders, `request could not be sent: ${(err as Error).message}`, { cause: err });
+      traced?.end({ kind: 'error', errorType: error.code });
+      throw error;
     }
     return stream;
   }

@@ -17,6 +17,7 @@ import { flushSubscriptions } from './nats-connection.ts';
 import { announceSubject, cancelSubject, controlSubject, instanceSubject, parseAck, RemoteErrorType, TOKEN_RE } from './protocol.ts';
 import { LazyRequestContext } from './request-context.ts';
 import { Answer, parseRequest, type RefusedRequest } from './request-parser.ts';
+import { CancellationReason, OK, type RequestOutcome, type ServerRequestTrace, type ServerTracer, type TraceIds } from './request-tracing.ts';
 import { keyOf } from './request-secret.ts';
 import { FinalFailure, PublishFailure, ResponsePublisher } from './response-publisher.ts';
 import { CANCELLED, ServedStream } from './served-stream.ts';
@@ -25,7 +26,8 @@ export interface RequestObserver {
   requestStarted(requestBytes: number): number;
   responsePublished(bytes: number): void;
   error(type: ErrorType): void;
-  requestEnded(startMark: number): void;
+  /** `sampled`: the request's span, when it is sampled (the duration histogram keeps it as an exemplar). */
+  requestEnded(startMark: number, sampled?: TraceIds): void;
   /** A valid request refused because the endpoint serves `maxConcurrency` already: not a request served, not an error. */
   requestRefused?(): void;
 }
@@ -46,6 +48,8 @@ export interface EndpointServerOptions<TEndpoint> {
   stallTimeoutMs?: number;
   /** Requests served at once; the excess is answered `overloaded` at once. Default: no limit. */
   maxConcurrency?: number | undefined;
+  /** Makes each request's SERVER span, its context extracted from the request's headers. Default none. */
+  tracer?: ServerTracer | undefined;
   /** How long at most a stopping instance answers direct requests `unavailable` before it drains them too — less once they stop coming for 250 ms; ms. Default 1000 (bounded by the grace period). */
   lingerMs?: number;
 }
@@ -183,7 +187,7 @@ export class EndpointServer<TEndpoint> {
       clearTimeout(timer);
       if (timedOut) {
         this.options.logger.warn('shutdown grace period over: aborting in-flight requests', { subject: this.options.subject, count: this.active.size });
-        for (const stream of [...this.active.values()]) this.end(stream, RemoteErrorType.ShuttingDown, 'the endpoint shut down before the response stream finished');
+        for (const stream of [...this.active.values()]) this.end(stream, RemoteErrorType.ShuttingDown, 'the endpoint shut down before the response stream finished', CancellationReason.Shutdown);
         if (this.active.size > 0) await drained;
       }
     }
@@ -227,15 +231,19 @@ export class EndpointServer<TEndpoint> {
       // Only a replay of a request in flight can show its key: answering would inject into the real stream.
       return this.refuse(mark, reply, { ok: false, errorType: ErrorType.InvalidMessage, reason: 'a request with this key is in flight', answer: Answer.None });
     }
-    const stream = new ServedStream(reply, parsed.key, parsed.window, new LazyRequestContext(parsed.requestId, this.options.endpoint, this.options.instanceId));
+    const stream = new ServedStream(reply, parsed.key, parsed.window, new LazyRequestContext(parsed.requestId, this.options.endpoint, this.options.instanceId, parsed.headers));
     this.active.set(parsed.key, stream);
-    void this.run(stream, parsed.value, mark);
+    const traced = this.options.tracer?.start(parsed.headers, parsed.requestId);
+    // The whole stream runs in the request's trace context: the handler and every step of its generator.
+    if (traced === undefined) void this.run(stream, parsed.value, mark, undefined);
+    else void traced.run(() => this.run(stream, parsed.value, mark, traced));
   }
 
-  private async run(stream: ServedStream<TEndpoint>, request: unknown, mark: number): Promise<void> {
+  private async run(stream: ServedStream<TEndpoint>, request: unknown, mark: number, traced: ServerRequestTrace | undefined): Promise<void> {
     let iterator: AsyncIterator<unknown, unknown> | undefined;
     let count = 0;
     let final: unknown;
+    let failed: RequestOutcome | undefined;
     try {
       let out = this.options.engine(request, stream.ctx);
       if (isPromiseLike(out)) out = await stream.orCancelled(out);
@@ -252,7 +260,7 @@ export class EndpointServer<TEndpoint> {
             const credit = await stream.waitForCredit(this.stallTimeoutMs);
             if (credit === 'stalled') {
               this.options.logger.debug('stream abandoned: no acknowledgement from its reader', { request_id: stream.ctx.requestId, stall_ms: this.stallTimeoutMs });
-              this.end(stream, RemoteErrorType.Cancelled, `no acknowledgement from the reader for ${this.stallTimeoutMs} ms: the stream was abandoned`);
+              this.end(stream, RemoteErrorType.Cancelled, `no acknowledgement from the reader for ${this.stallTimeoutMs} ms: the stream was abandoned`, CancellationReason.Stall);
             }
             if (credit !== 'credit') break;
           }
@@ -260,10 +268,12 @@ export class EndpointServer<TEndpoint> {
           if (stream.cancelled) break;
           this.out.publishData(stream.reply, step.value, count);
           stream.sent = ++count;
+          if (count === 1) traced?.firstResponse();
         }
       } else if (!stream.cancelled && out !== undefined) {
         this.out.publishData(stream.reply, out, 0);
         count = 1;
+        traced?.firstResponse();
       }
       if (stream.cancelled) void iterator?.return?.()?.catch(() => {});
       else this.out.publishEnd(stream.reply, count, final, this.active.size - 1);
@@ -271,6 +281,7 @@ export class EndpointServer<TEndpoint> {
       if (!stream.cancelled) {
         const type = err instanceof FinalFailure ? ErrorType.PublishFinal : err instanceof PublishFailure ? ErrorType.PublishResponse : ErrorType.Generate;
         this.options.observer.error(type);
+        failed = { kind: 'error', errorType: type };
         this.lastErrorText = `${type}: ${errorText(err)}`.slice(0, 1024);
         if (type === ErrorType.Generate) {
           this.handlerFailures.write('handler failed', () => ({ subject: this.options.subject, request_id: stream.ctx.requestId, error: err, stack: err instanceof Error ? err.stack : undefined }));
@@ -281,13 +292,15 @@ export class EndpointServer<TEndpoint> {
       }
       if (iterator !== undefined) void iterator.return?.()?.catch(() => {});
     } finally {
-      this.finish(stream, mark);
+      this.finish(stream, mark, traced, failed);
     }
   }
 
-  private finish(stream: ServedStream<TEndpoint>, mark: number): void {
+  private finish(stream: ServedStream<TEndpoint>, mark: number, traced: ServerRequestTrace | undefined, failed: RequestOutcome | undefined): void {
     this.active.delete(stream.key);
-    this.options.observer.requestEnded(mark);
+    this.options.observer.requestEnded(mark, traced?.sampled);
+    // The span ends with the stream, classified as the metrics counted it: a cancellation is not an error.
+    traced?.end(stream.cancelled ? { kind: 'cancelled', reason: stream.ctx.cancellation ?? CancellationReason.Client } : (failed ?? OK));
     if (this.active.size === 0 && this.idle !== undefined) this.idle();
   }
 
@@ -305,8 +318,10 @@ export class EndpointServer<TEndpoint> {
    * so whoever reads it is told at once instead of waiting out a timeout. Shutting down while a
    * stream still runs counts as a `generate` error; a cancellation is never an `error_type`.
    */
-  private end(stream: ServedStream<TEndpoint>, type: string, message: string): void {
-    if (!stream.cancel(type)) return;
+  private end(stream: ServedStream<TEndpoint>, type: string, message: string, reason: CancellationReason): void {
+    if (stream.cancelled) return;
+    stream.ctx.cancellation = reason;
+    stream.cancel(type);
     if (type === RemoteErrorType.ShuttingDown) this.options.observer.error(ErrorType.Generate);
     this.out.publishError(stream.reply, type, message, this.active.size - 1);
   }
@@ -323,7 +338,7 @@ export class EndpointServer<TEndpoint> {
     const secret = msg.string();
     if (!TOKEN_RE.test(secret)) return;
     const stream = this.active.get(keyOf(secret));
-    if (stream !== undefined) this.end(stream, RemoteErrorType.Cancelled, 'the request was cancelled by its requester');
+    if (stream !== undefined) this.end(stream, RemoteErrorType.Cancelled, 'the request was cancelled by its requester', CancellationReason.Client);
   }
 
   /** Body: `<key> <consumed>`. Clamped to what was sent (ServedStream.ack). */

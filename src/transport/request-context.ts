@@ -1,3 +1,21 @@
+import { Match, type MsgHdrs } from '@nats-io/transport-node';
+import type { CancellationReason } from './request-tracing.ts';
+
+/**
+ * The headers a request arrived with, read-only. Names match case-insensitively. They include the
+ * protocol's own (`Dynamo-*`) and the trace context (`traceparent`, `tracestate`, `baggage`).
+ */
+export interface RequestHeaders {
+  /** The first value of header `name`, or undefined when it is absent. */
+  get(name: string): string | undefined;
+  /** Every value of header `name`, in order; empty when it is absent. */
+  values(name: string): readonly string[];
+  /** Whether header `name` is present. */
+  has(name: string): boolean;
+  /** The header names, as sent. */
+  keys(): readonly string[];
+}
+
 /** What a handler receives besides the request. */
 export interface RequestContext<TEndpoint = unknown> {
   /** The id the client gave the request (unique per client). */
@@ -8,24 +26,69 @@ export interface RequestContext<TEndpoint = unknown> {
   readonly endpoint: TEndpoint;
   /** The instance (runtime) serving the request. */
   readonly instanceId: string;
+  /** The request's headers (the caller's `generate(…, { headers })`, the trace context, the protocol's), read-only. */
+  readonly headers: RequestHeaders;
+}
+
+const NO_HEADERS: RequestHeaders = Object.freeze({
+  get: () => undefined,
+  values: () => [],
+  has: () => false,
+  keys: () => [],
+});
+
+/** A read-only view: the handler cannot change what tracing and the server read. */
+class HeaderView implements RequestHeaders {
+  private readonly h: MsgHdrs;
+
+  constructor(h: MsgHdrs) {
+    this.h = h;
+  }
+
+  get(name: string): string | undefined {
+    return this.h.values(name, Match.IgnoreCase)[0];
+  }
+
+  values(name: string): readonly string[] {
+    return [...this.h.values(name, Match.IgnoreCase)];
+  }
+
+  has(name: string): boolean {
+    return this.h.has(name, Match.IgnoreCase);
+  }
+
+  keys(): readonly string[] {
+    return this.h.keys();
+  }
 }
 
 /**
  * The `AbortController` is made only when a handler reads `signal` or the request is cancelled:
  * most requests never need one, and making one per request is the costliest thing on the path.
+ * The same goes for the headers' view.
  */
 export class LazyRequestContext<TEndpoint> implements RequestContext<TEndpoint> {
   readonly requestId: string;
   readonly endpoint: TEndpoint;
   readonly instanceId: string;
+  /** Why the request was cancelled, once it was. */
+  cancellation: CancellationReason | undefined;
+  private readonly rawHeaders: MsgHdrs | undefined;
+  private headerView: RequestHeaders | undefined;
   private controller: AbortController | undefined;
   private abortedReason: unknown;
   private aborted = false;
 
-  constructor(requestId: string, endpoint: TEndpoint, instanceId: string) {
+  constructor(requestId: string, endpoint: TEndpoint, instanceId: string, headers?: MsgHdrs) {
     this.requestId = requestId;
     this.endpoint = endpoint;
     this.instanceId = instanceId;
+    this.rawHeaders = headers;
+  }
+
+  get headers(): RequestHeaders {
+    this.headerView ??= this.rawHeaders === undefined ? NO_HEADERS : new HeaderView(this.rawHeaders);
+    return this.headerView;
   }
 
   get signal(): AbortSignal {

@@ -11,6 +11,7 @@
  *   reply subject missing or forbidden    → response_stream
  *   reply's tag not proven by the key     → invalid_message
  */
+import type { MsgHdrs } from '@nats-io/transport-node';
 import { ErrorType } from '../metrics/names.ts';
 import { decodeBody, isContentType } from './codec.ts';
 import { single, type HeaderRead } from './message-headers.ts';
@@ -34,6 +35,8 @@ export interface ParsedRequest {
   /** The requester's key: the request's identity on this instance (acknowledgements name it, cancels prove it). */
   readonly key: string;
   readonly window: number;
+  /** The request's headers, read and bounded: the handler's `ctx.headers`, where tracing finds the caller's context. */
+  readonly headers: MsgHdrs | undefined;
 }
 
 /**
@@ -100,5 +103,5 @@ export function parseRequest(data: Uint8Array, reply: string, read: HeaderRead, 
   if (tagOf(key, endpointSubject, type, data) !== replyTag(reply)) {
     return refuse(ErrorType.InvalidMessage, `the reply subject is not this request's: ${Header.Key} does not prove it`, Answer.Unproven);
   }
-  return { ok: true, value: decoded.value, requestId, key, window: Math.min(window, MAX_WINDOW) };
+  return { ok: true, value: decoded.value, requestId, key, window: Math.min(window, MAX_WINDOW), headers: h };
 }

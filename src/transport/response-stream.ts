@@ -10,8 +10,10 @@ import { readHeaders, single } from './message-headers.ts';
 import { ContentType, Header, INSTANCE_ID_RE, LOAD_RE, MessageKind, PROTOCOL_VERSION, RemoteErrorType, type EndOfStream, type ErrorBody } from './protocol.ts';
 
 export interface StreamHooks {
-  /** Called once when the stream is over, however it ended. `cancel` asks the server to stop. */
-  done(cancel: boolean): void;
+  /** Called once when the stream is over, however it ended: `error` is what it failed with (undefined when it ended); `cancel` asks the server to stop. */
+  done(cancel: boolean, error: unknown): void;
+  /** The first data message arrived (tracing marks it). */
+  firstResponse?(): void;
   /** Tells the serving instance how many responses the reader has consumed (flow control). */
   ack(instanceId: string, consumed: number): void;
   /** The serving instance reported `load` other requests in flight (`Dynamo-Load`, on `end` and `error`). */
@@ -209,7 +211,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
       const ct = single(h, Header.ContentType);
       const decoded = decodeBody(msg.data, ct !== null && isContentType(ct) ? ct : ContentType.Json);
       if (!decoded.ok) return false;
-      this.received++;
+      if (++this.received === 1) this.hooks.firstResponse?.();
       // A full window waits on the reader, not on the server: no timeout until it acknowledges.
       if (this.hasCredit) this.armTimer();
       else this.disarmTimer();
@@ -288,7 +290,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     this.failure = error;
     this.disarmTimer();
     this.signal?.removeEventListener('abort', this.onAbort);
-    this.hooks.done(cancel);
+    this.hooks.done(cancel, error);
     for (const w of this.waiters.splice(0)) {
       if (state === 'failed') w.reject(error);
       else w.resolve({ value: undefined, done: true });

@@ -1,0 +1,63 @@
+/**
+ * Exemplars of one explicit-bucket histogram: for each bucket, the last sampled measurement that
+ * fell into it — its value, when, and the trace and span it belongs to. A Prometheus or Grafana
+ * user goes from a slow bucket straight to a trace that landed there.
+ *
+ * Storage is preallocated, one slot per bucket, and an offer is four stores: no allocation, no
+ * lookup. The trace and span ids are kept as the strings the span context already holds. Attach
+ * one to any histogram with bucket indices (`new BucketExemplars(bounds.length + 1)`) and call
+ * `offer` with the bucket the measurement was counted in.
+ */
+
+/** What identifies the span a measurement belongs to (an OpenTelemetry `SpanContext` is one). */
+export interface ExemplarTrace {
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
+/** One bucket's exemplar, as read at collection time. */
+export interface Exemplar {
+  /** Index of the (non-cumulative) bucket it was counted in. */
+  readonly bucket: number;
+  /** The measurement. */
+  readonly value: number;
+  /** When it was recorded, in ms since the Unix epoch. */
+  readonly timeMs: number;
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
+export class BucketExemplars {
+  private readonly values: Float64Array;
+  private readonly times: Float64Array;
+  private readonly traceIds: Array<string | undefined>;
+  private readonly spanIds: Array<string | undefined>;
+
+  /** `buckets`: how many buckets the histogram has, the +Inf one included. */
+  constructor(buckets: number) {
+    this.values = new Float64Array(buckets);
+    this.times = new Float64Array(buckets);
+    this.traceIds = new Array<string | undefined>(buckets).fill(undefined);
+    this.spanIds = new Array<string | undefined>(buckets).fill(undefined);
+  }
+
+  /** The measurement `value`, counted in `bucket` at `timeMs` (epoch ms), was made inside `trace`: it becomes the bucket's exemplar. */
+  offer(bucket: number, value: number, timeMs: number, trace: ExemplarTrace): void {
+    this.values[bucket] = value;
+    this.times[bucket] = timeMs;
+    this.traceIds[bucket] = trace.traceId;
+    this.spanIds[bucket] = trace.spanId;
+  }
+
+  /** Bucket `bucket`'s exemplar, or undefined when no sampled measurement fell into it. */
+  get(bucket: number): Exemplar | undefined {
+    const traceId = this.traceIds[bucket];
+    if (traceId === undefined) return undefined;
+    return { bucket, value: this.values[bucket]!, timeMs: this.times[bucket]!, traceId, spanId: this.spanIds[bucket]! };
+  }
+
+  /** Every bucket's exemplar (undefined where there is none), copied: the copy stays as it is while recording goes on. */
+  snapshot(): Array<Exemplar | undefined> {
+    return Array.from(this.traceIds, (_, bucket) => this.get(bucket));
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The CLIENT span of each `generate()`: from the request sent until its stream ends, fails or is
+ * cancelled. Its context — not the caller's — goes into the request's headers through the global
+ * propagator, so the server's span is its child; `tracestate` and baggage of the caller's context
+ * travel with it unchanged.
+ */
+import { context, isSpanContextValid, propagation, SpanKind, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import type { MsgHdrs } from '@nats-io/transport-node';
+import type { ClientRequestTrace, ClientTracer, RequestOutcome } from '../transport/request-tracing.ts';
+import { natsHeaderSetter } from './nats-carrier.ts';
+import { Attr, FIRST_RESPONSE_EVENT } from './semconv.ts';
+import { endSpan, type EndpointSpanNames } from './server-tracer.ts';
+
+export class EndpointClientTracer implements ClientTracer {
+  private readonly tracer: Tracer;
+  private readonly names: EndpointSpanNames;
+
+  constructor(tracer: Tracer, names: EndpointSpanNames) {
+    this.tracer = tracer;
+    this.names = names;
+  }
+
+  start(headers: MsgHdrs, requestId: string, parent: unknown): ClientRequestTrace {
+    const caller = (parent as Context | undefined) ?? context.active();
+    const span = this.tracer.startSpan(this.names.method, { kind: SpanKind.CLIENT, attributes: this.names.attributes }, caller);
+    if (span.isRecording()) span.setAttribute(Attr.RequestId, requestId);
+    // With no span worth carrying (no SDK), the caller's own context still goes out: a propagator
+    // registered without a tracer (baggage only, say) keeps working.
+    propagation.inject(isSpanContextValid(span.spanContext()) ? trace.setSpan(caller, span) : caller, headers, natsHeaderSetter);
+    return new ClientTrace(span);
+  }
+}
+
+class ClientTrace implements ClientRequestTrace {
+  private readonly span: Span;
+  private ended = false;
+
+  constructor(span: Span) {
+    this.span = span;
+  }
+
+  firstResponse(): void {
+    if (this.span.isRecording()) this.span.addEvent(FIRST_RESPONSE_EVENT);
+  }
+
+  end(outcome: RequestOutcome): void {
+    if (this.ended) return;
+    this.ended = true;
+    endSpan(this.span, outcome);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The SERVER span of each request an endpoint serves: from the request taken off the wire to its
+ * last response published. Its parent is the context the caller sent (extracted through the global
+ * propagator); the whole stream — the handler, every step of a generator — runs inside it, so the
+ * application's own spans and auto-instrumented calls nest under it.
+ *
+ * With no SDK registered the span is the API's non-recording one and no context is entered: the
+ * cost is one extract (a no-op) and one small object per request.
+ */
+import { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import type { MsgHdrs } from '@nats-io/transport-node';
+import type { RequestOutcome, ServerRequestTrace, ServerTracer, TraceIds } from '../transport/request-tracing.ts';
+import { natsHeaderGetter } from './nats-carrier.ts';
+import { Attr, FIRST_RESPONSE_EVENT } from './semconv.ts';
+
+export interface EndpointSpanNames {
+  /** The span name and `rpc.method`. */
+  readonly method: string;
+  /** Set on every span at its start (what a sampler sees). */
+  readonly attributes: Attributes;
+}
+
+export class EndpointServerTracer implements ServerTracer {
+  private readonly tracer: Tracer;
+  private readonly names: EndpointSpanNames;
+
+  constructor(tracer: Tracer, names: EndpointSpanNames) {
+    this.tracer = tracer;
+    this.names = names;
+  }
+
+  start(headers: MsgHdrs | undefined, requestId: string): ServerRequestTrace {
+    let parent: Context = ROOT_CONTEXT;
+    try {
+      parent = propagation.extract(ROOT_CONTEXT, headers, natsHeaderGetter);
+    } catch {
+      // A propagator that throws on what a peer sent must not cost the request: it runs untraced.
+    }
+    const span = this.tracer.startSpan(this.names.method, { kind: SpanKind.SERVER, attributes: this.names.attributes }, parent);
+    if (span.isRecording()) span.setAttribute(Attr.RequestId, requestId);
+    return new ServerTrace(span, parent);
+  }
+}
+
+class ServerTrace implements ServerRequestTrace {
+  readonly sampled: TraceIds | undefined;
+  private readonly span: Span;
+  /** The context the stream runs in; undefined when there is no trace to carry (no SDK, no incoming context). */
+  private readonly active: Context | undefined;
+
+  constructor(span: Span, parent: Context) {
+    this.span = span;
+    const ids = span.spanContext();
+    this.sampled = (ids.traceFlags & TraceFlags.SAMPLED) !== 0 ? ids : undefined;
+    // A non-recording span still carries a valid context when the SDK sampled it out: its children
+    // must learn that, so it is entered too. Only an invalid one (no SDK) is not worth a context.
+    this.active = isSpanContextValid(ids) ? trace.setSpan(parent, span) : parent === ROOT_CONTEXT ? undefined : parent;
+  }
+
+  run<T>(stream: () => T): T {
+    return this.active === undefined ? stream() : context.with(this.active, stream);
+  }
+
+  firstResponse(): void {
+    if (this.span.isRecording()) this.span.addEvent(FIRST_RESPONSE_EVENT);
+  }
+
+  end(outcome: RequestOutcome): void {
+    endSpan(this.span, outcome);
+  }
+}
+
+/** Status and attributes from the outcome, classified as the metrics count it; then the span ends. */
+export function endSpan(span: Span, outcome: RequestOutcome): void {
+  if (span.isRecording()) {
+    if (outcome.kind === 'error') {
+      span.setAttribute(Attr.ErrorType, outcome.errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorType });
+    } else if (outcome.kind === 'cancelled') {
+      span.setAttribute(Attr.CancellationReason, outcome.reason);
+    }
+  }
+  span.end();
+}

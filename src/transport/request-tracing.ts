@@ -1,0 +1,64 @@
+/**
+ * What the request plane tells tracing, and nothing more: transport never imports OpenTelemetry.
+ * The runtime plugs in implementations (src/tracing/) that make the spans and carry the context
+ * in the request's headers; without them the request plane runs exactly as before.
+ */
+import type { MsgHdrs } from '@nats-io/transport-node';
+
+/** Why a request was cancelled — never an error: the same reasons `dynamo_component_cancellation_total` counts. */
+export const CancellationReason = {
+  /** The requester cancelled (its signal, leaving the loop early) or went away. */
+  Client: 'client',
+  /** The reader stopped acknowledging and the server abandoned the stream. */
+  Stall: 'stall',
+  /** The serving instance shut down before the stream finished. */
+  Shutdown: 'shutdown',
+} as const;
+/** `client`, `stall` or `shutdown`. */
+export type CancellationReason = (typeof CancellationReason)[keyof typeof CancellationReason];
+
+/** How a request ended, classified as the metrics count it. */
+export type RequestOutcome =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'error'; readonly errorType: string }
+  | { readonly kind: 'cancelled'; readonly reason: CancellationReason };
+
+/** The one `ok` outcome: nothing is allocated for a request that succeeds. */
+export const OK: RequestOutcome = Object.freeze({ kind: 'ok' });
+
+/** The ids of a sampled span: the duration histogram keeps them as an exemplar. */
+export interface TraceIds {
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
+/** The server's side of one request's trace. */
+export interface ServerRequestTrace {
+  /** Runs `stream` (the whole response stream: the handler and every step of it) inside the request's trace context. */
+  run<T>(stream: () => T): T;
+  /** The first response was published. */
+  firstResponse(): void;
+  /** The stream is over (its last message published). Called exactly once. */
+  end(outcome: RequestOutcome): void;
+  /** Set when the request's span is sampled. */
+  readonly sampled: TraceIds | undefined;
+}
+
+/** Makes the server's trace of each request, from the headers it arrived with. */
+export interface ServerTracer {
+  start(headers: MsgHdrs | undefined, requestId: string): ServerRequestTrace;
+}
+
+/** The caller's side of one request's trace. */
+export interface ClientRequestTrace {
+  /** The first response arrived. */
+  firstResponse(): void;
+  /** The stream is over for the caller. Called exactly once. */
+  end(outcome: RequestOutcome): void;
+}
+
+/** Makes the caller's trace of each request and writes its context into the request's headers. */
+export interface ClientTracer {
+  /** `parent`: the caller's context (`GenerateOptions.context`), else the active one. */
+  start(headers: MsgHdrs, requestId: string, parent: unknown): ClientRequestTrace;
+}
