@@ -40,11 +40,12 @@ export type {
 export { DEFAULT_DURATION_BUCKETS, ERROR_TYPES, EndpointMetric, ErrorType, UptimeMetric } from './metrics/names.ts';
 export { PrometheusReader } from './metrics/prometheus-reader.ts';
 export type { PrometheusReaderOptions } from './metrics/prometheus-reader.ts';
+export { ExpositionFormat } from './metrics/prometheus-serializer.ts';
 
 // Health, errors, logging
 export { HealthStatus, NatsState } from './system/health.ts';
 export type { HealthReport } from './system/health.ts';
-export { PROMETHEUS_CONTENT_TYPE } from './system/status-server.ts';
+export { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './system/status-server.ts';
 export { DynamoError, ErrorCode, RemoteError } from './errors.ts';
 export { LogLevel } from './logging/logger.ts';
 export type { Logger, LogFields, LogSink } from './logging/logger.ts';

@@ -12,8 +12,9 @@
  */
 import type { EndpointRegistry } from './endpoint-producer.ts';
 import type { EndpointRecorder } from './endpoint-recorder.ts';
+import type { Exemplar } from './exemplars.ts';
 import { AUTOMATIC_METRICS, AutomaticType, type AutomaticMetric, type MetricSpec } from './names.ts';
-import { formatNumber, joinLabels, renderLabels, scopeLabels, type PromType, type StreamedFamily } from './prometheus-serializer.ts';
+import { exemplarSuffix, ExpositionFormat, formatNumber, joinLabels, renderLabels, scopeLabels, type PromType, type StreamedFamily } from './prometheus-serializer.ts';
 
 interface Rendered {
   /** `{labels}` */
@@ -40,9 +41,12 @@ interface Snapshot {
   readonly count: number;
   readonly values: Float64Array;
   readonly offsets: Uint32Array;
+  /** Each endpoint's duration exemplars, by snapshot index (undefined: none recorded). */
+  readonly exemplars: ReadonlyArray<ReadonlyArray<Exemplar | undefined> | undefined>;
 }
 
-type Line = (snap: Snapshot, i: number, rendered: Rendered) => string;
+/** `om`: OpenMetrics, where histogram buckets carry their exemplars. */
+type Line = (snap: Snapshot, i: number, rendered: Rendered, om: boolean) => string;
 
 export class EndpointExposition {
   private readonly registry: EndpointRegistry;
@@ -65,7 +69,7 @@ export class EndpointExposition {
       name: spec.name,
       type,
       help: spec.help,
-      chunks: () => this.chunks(snap, line),
+      chunks: (format) => this.chunks(snap, line, format === ExpositionFormat.OpenMetrics),
     });
     return AUTOMATIC_METRICS.map((metric) => {
       if (metric.type === AutomaticType.Histogram) return family(metric, 'histogram', histogramLines(metric.name));
@@ -86,6 +90,7 @@ export class EndpointExposition {
     }
     const values = new Float64Array(offsets[count]!);
     const rendered: Rendered[] = new Array(count);
+    const exemplars: Array<ReadonlyArray<Exemplar | undefined> | undefined> = new Array(count);
     for (let i = 0; i < count; i++) {
       const { scope, recorder: r } = entries[i]!;
       let labels = this.rendered.get(r);
@@ -99,17 +104,18 @@ export class EndpointExposition {
       values[o + SUM] = r.durationSum;
       values.set(r.errors, o + ERRORS);
       values.set(r.bucketCounts, o + ERRORS + r.errors.length);
+      exemplars[i] = r.durationExemplars.snapshot();
     }
-    return { rendered, count, values, offsets };
+    return { rendered, count, values, offsets, exemplars };
   }
 
-  private async *chunks(snap: Snapshot, line: Line): AsyncGenerator<string> {
+  private async *chunks(snap: Snapshot, line: Line, om: boolean): AsyncGenerator<string> {
     const rendered = snap.rendered;
     for (let start = 0; start < snap.count; start += CHUNK) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       let out = '';
       const end = Math.min(snap.count, start + CHUNK);
-      for (let i = start; i < end; i++) out += line(snap, i, rendered[i]!);
+      for (let i = start; i < end; i++) out += line(snap, i, rendered[i]!, om);
       yield out;
     }
   }
@@ -144,13 +150,16 @@ function histogramLines(name: string): Line {
   const bucket = `${name}_bucket`;
   const sum = `${name}_sum`;
   const count = `${name}_count`;
-  return (s, i, r) => {
+  return (s, i, r, om) => {
     const o = s.offsets[i]! + ERRORS + r.errors.length;
+    const exemplars = om ? s.exemplars[i] : undefined;
     let out = '';
     let cumulative = 0;
     for (let k = 0; k < r.le.length; k++) {
       cumulative += s.values[o + k]!;
-      out += `${bucket}${r.open}${r.le[k]} ${formatNumber(cumulative)}\n`;
+      const e = exemplars?.[k];
+      // The exemplar of the (non-cumulative) bucket k lies within this line's bounds: (le[k-1], le[k]].
+      out += `${bucket}${r.open}${r.le[k]} ${formatNumber(cumulative)}${e === undefined ? '' : exemplarSuffix(e.traceId, e.spanId, e.value, e.timeMs)}\n`;
     }
     return `${out}${sum}${r.braces} ${formatNumber(s.values[s.offsets[i]! + SUM]!)}\n${count}${r.braces} ${formatNumber(cumulative)}\n`;
   };

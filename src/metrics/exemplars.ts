@@ -32,6 +32,8 @@ export class BucketExemplars {
   private readonly times: Float64Array;
   private readonly traceIds: Array<string | undefined>;
   private readonly spanIds: Array<string | undefined>;
+  /** Whether any exemplar was ever offered: an endpoint without tracing costs a scrape nothing. */
+  private any = false;
 
   /** `buckets`: how many buckets the histogram has, the +Inf one included. */
   constructor(buckets: number) {
@@ -47,6 +49,7 @@ export class BucketExemplars {
     this.times[bucket] = timeMs;
     this.traceIds[bucket] = trace.traceId;
     this.spanIds[bucket] = trace.spanId;
+    this.any = true;
   }
 
   /** Bucket `bucket`'s exemplar, or undefined when no sampled measurement fell into it. */
@@ -56,8 +59,12 @@ export class BucketExemplars {
     return { bucket, value: this.values[bucket]!, timeMs: this.times[bucket]!, traceId, spanId: this.spanIds[bucket]! };
   }
 
-  /** Every bucket's exemplar (undefined where there is none), copied: the copy stays as it is while recording goes on. */
-  snapshot(): Array<Exemplar | undefined> {
+  /**
+   * Every bucket's exemplar (undefined where there is none), copied: the copy stays as it is while
+   * recording goes on. Undefined when no bucket has one.
+   */
+  snapshot(): Array<Exemplar | undefined> | undefined {
+    if (!this.any) return undefined;
     return Array.from(this.traceIds, (_, bucket) => this.get(bucket));
   }
 }

@@ -36,6 +36,7 @@ import { EndpointExposition } from './endpoint-exposition.ts';
 import { UPTIME_NAMESPACE, Label, UptimeMetric } from './names.ts';
 import { createOtlpExporter, GuardedExporter } from './otlp-exporter.ts';
 import { PrometheusReader } from './prometheus-reader.ts';
+import { ExpositionFormat } from './prometheus-serializer.ts';
 import { RuntimeMetricProducer } from './runtime-producer.ts';
 import { shapeScopes } from './scope-shape.ts';
 
@@ -199,12 +200,12 @@ export class MetricsPipeline {
   }
 
   /** Renders /metrics in chunks. Throws (before the first chunk) when it cannot. */
-  scrape(): AsyncGenerator<string> {
+  scrape(format: ExpositionFormat = ExpositionFormat.Text): AsyncGenerator<string> {
     if (this.closed) throw new DynamoError(ErrorCode.RuntimeClosed, 'the runtime is shutting down');
     if (!this.prometheusReader.bound) {
       throw new DynamoError(ErrorCode.InvalidOption, "the Prometheus reader is not part of any MeterProvider: add it to your provider's readers and pass it as prometheusReader");
     }
-    return this.prometheusReader.scrapeChunks();
+    return this.prometheusReader.scrapeChunks(format);
   }
 
   /** Pushes what our push readers (OTLP) hold; the Prometheus reader has nothing to flush. */

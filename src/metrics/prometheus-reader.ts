@@ -6,7 +6,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import { resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { MetricReader, type InstrumentType, type MetricProducer, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { PrometheusSerializer, type PrometheusSerializerOptions, type StreamedFamily } from './prometheus-serializer.ts';
+import { ExpositionFormat, PrometheusSerializer, type PrometheusSerializerOptions, type StreamedFamily } from './prometheus-serializer.ts';
 
 /** Options of `new PrometheusReader()`. */
 export interface PrometheusReaderOptions extends PrometheusSerializerOptions {
@@ -52,17 +52,20 @@ export class PrometheusReader extends MetricReader {
     this.isBound = true;
   }
 
-  /** Collects and renders one exposition. Errors of individual producers are reported, not thrown. */
-  async scrape(): Promise<string> {
+  /**
+   * Collects and renders one exposition: Prometheus text 0.0.4 by default, or OpenMetrics 1.0
+   * (`'openmetrics'`, with exemplars). Errors of individual producers are reported, not thrown.
+   */
+  async scrape(format: ExpositionFormat = ExpositionFormat.Text): Promise<string> {
     let out = '';
-    for await (const chunk of this.scrapeChunks()) out += chunk;
+    for await (const chunk of this.scrapeChunks(format)) out += chunk;
     return out;
   }
 
   /** The same, in chunks, for writing out as they come. */
-  async *scrapeChunks(): AsyncGenerator<string> {
+  async *scrapeChunks(format: ExpositionFormat = ExpositionFormat.Text): AsyncGenerator<string> {
     const { resourceMetrics, streamed } = await this.collectShared();
-    yield* this.serializer.chunks(resourceMetrics, streamed);
+    yield* this.serializer.chunks(resourceMetrics, streamed, format);
   }
 
   /** Joins the collection in progress, or starts one. */

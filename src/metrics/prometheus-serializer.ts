@@ -1,5 +1,8 @@
 /**
- * OpenTelemetry metric data → Prometheus text exposition format 0.0.4.
+ * OpenTelemetry metric data → Prometheus text exposition format 0.0.4, or OpenMetrics 1.0 text
+ * when the scraper asks for it (status-server.ts negotiates): the same lines, with OpenMetrics'
+ * metadata (counter families named without `_total`, `info` for `target_info`), no blank lines,
+ * exemplars on histogram buckets where a family has them, and `# EOF`.
  *
  * Why not the stock `@opentelemetry/exporter-prometheus` serializer: with one instrumentation
  * scope per endpoint it writes each metric family once per scope — repeated `# HELP`/`# TYPE`
@@ -21,6 +24,16 @@ export interface PrometheusSerializerOptions {
 }
 
 export type PromType = 'counter' | 'gauge' | 'histogram';
+
+/** Which text format an exposition is written in. */
+export const ExpositionFormat = {
+  /** Prometheus text format 0.0.4. */
+  Text: 'text',
+  /** OpenMetrics 1.0 text. */
+  OpenMetrics: 'openmetrics',
+} as const;
+/** `text` (Prometheus 0.0.4) or `openmetrics` (OpenMetrics 1.0). */
+export type ExpositionFormat = (typeof ExpositionFormat)[keyof typeof ExpositionFormat];
 
 /** One data point of a family, rendered when the family is written out. */
 interface Point {
@@ -50,8 +63,8 @@ export interface StreamedFamily {
   readonly name: string;
   readonly type: PromType;
   readonly help: string;
-  /** Its sample lines, each ending in a newline, in chunks. */
-  chunks(): AsyncIterable<string>;
+  /** Its sample lines, each ending in a newline, in chunks; in OpenMetrics with the exemplars it has. */
+  chunks(format: ExpositionFormat): AsyncIterable<string>;
 }
 
 /** Renders OpenTelemetry metric data as Prometheus text: one `# HELP`/`# TYPE` per family, whatever the scopes. */
@@ -66,9 +79,9 @@ export class PrometheusSerializer {
   }
 
   /** The whole exposition as one string. */
-  async serialize(resourceMetrics: ResourceMetrics, streamed: readonly StreamedFamily[] = []): Promise<string> {
+  async serialize(resourceMetrics: ResourceMetrics, streamed: readonly StreamedFamily[] = [], format: ExpositionFormat = ExpositionFormat.Text): Promise<string> {
     let out = '';
-    for await (const chunk of this.chunks(resourceMetrics, streamed)) out += chunk;
+    for await (const chunk of this.chunks(resourceMetrics, streamed, format)) out += chunk;
     return out;
   }
 
@@ -76,8 +89,8 @@ export class PrometheusSerializer {
    * The exposition in chunks, families sorted by name, `target_info` first. Between chunks the
    * event loop gets a turn; a consumer can write each chunk out as it comes (see the status server).
    */
-  chunks(resourceMetrics: ResourceMetrics, streamed: readonly StreamedFamily[] = []): AsyncGenerator<string> {
-    return chunks(resourceMetrics, this.options, this, streamed);
+  chunks(resourceMetrics: ResourceMetrics, streamed: readonly StreamedFamily[] = [], format: ExpositionFormat = ExpositionFormat.Text): AsyncGenerator<string> {
+    return chunks(resourceMetrics, this.options, this, streamed, format);
   }
 
   /** @internal The family `name` of `type`, created if new; `undefined` (reported once) if the name is taken by another type. */
@@ -123,7 +136,9 @@ async function* chunks(
   options: PrometheusSerializerOptions,
   ctx: PrometheusSerializer,
   streamed: readonly StreamedFamily[],
+  format: ExpositionFormat,
 ): AsyncGenerator<string> {
+  const om = format === ExpositionFormat.OpenMetrics;
   const withScopeLabels = options.withScopeLabels ?? false;
   const yieldEvery = options.yieldEvery ?? 4000;
   const families = new Map<string, Family>();
@@ -148,16 +163,22 @@ async function* chunks(
   let first = true;
   if (options.withTargetInfo ?? true) {
     const labels = ctx.labels(resourceMetrics.resource.attributes);
-    yield `# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels === '' ? '' : `{${labels}}`} 1\n`;
+    const metadata = om ? '# HELP target Target metadata\n# TYPE target info\n' : '# HELP target_info Target metadata\n# TYPE target_info gauge\n';
+    yield `${metadata}target_info${labels === '' ? '' : `{${labels}}`} 1\n`;
     first = false;
   }
   for (const name of [...families.keys()].sort()) {
     const family = families.get(name)!;
-    yield `${first ? '' : '\n'}# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n${familyLines(ctx, name, family, withScopeLabels)}`;
+    // OpenMetrics has no blank lines, and names a counter family without the `_total` of its sample.
+    const separator = first || om ? '' : '\n';
+    const metaName = om && family.type === 'counter' && name.endsWith('_total') ? name.slice(0, -'_total'.length) : name;
+    const help = om ? escapeOpenMetricsHelp(family.help) : escapeHelp(family.help);
+    yield `${separator}# HELP ${metaName} ${help}\n# TYPE ${metaName} ${family.type}\n${familyLines(ctx, name, family, withScopeLabels)}`;
     first = false;
     const stream = streams.get(name);
-    if (stream !== undefined) for await (const chunk of stream.chunks()) yield chunk;
+    if (stream !== undefined) for await (const chunk of stream.chunks(format)) yield chunk;
   }
+  if (om) yield '# EOF\n';
 }
 
 /** Renders one metric into its family; returns the number of data points rendered. */
@@ -285,6 +306,19 @@ export function scopeLabels(name: string, version: string | undefined): string {
 
 export function escapeLabelValue(value: string): string {
   return /[\\"\n]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value;
+}
+
+/** OpenMetrics escapes `"` in help text too. */
+function escapeOpenMetricsHelp(help: string): string {
+  return /[\\\n"]/.test(help) ? help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"') : help;
+}
+
+/**
+ * An OpenMetrics exemplar, appended to a sample line (before its newline):
+ * ` # {trace_id="…",span_id="…"} <value> <timestamp in seconds>`.
+ */
+export function exemplarSuffix(traceId: string, spanId: string, value: number, timeMs: number): string {
+  return ` # {trace_id="${escapeLabelValue(traceId)}",span_id="${escapeLabelValue(spanId)}"} ${formatNumber(value)} ${(timeMs / 1000).toFixed(3)}`;
 }
 
 function escapeHelp(help: string): string {

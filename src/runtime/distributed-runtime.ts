@@ -241,7 +241,7 @@ export class DistributedRuntime {
           host: this.config.systemHost,
           port: this.config.systemPort,
           logger: this.logger,
-          metrics: () => this.pipeline().scrape(),
+          metrics: (format) => this.pipeline().scrape(format),
           health: () => this.health(),
         });
         await server.start();

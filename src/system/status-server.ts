@@ -8,6 +8,7 @@ import { pipeline, type Writable } from 'node:stream';
 import { createGzip, type Gzip } from 'node:zlib';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
+import { ExpositionFormat } from '../metrics/prometheus-serializer.ts';
 import type { HealthReport } from './health.ts';
 
 export interface StatusServerOptions {
@@ -16,14 +17,16 @@ export interface StatusServerOptions {
   /** Port to bind; 0 picks a free one (see `port` after `start()`). */
   port: number;
   logger: Logger;
-  /** Renders the Prometheus exposition in chunks; may throw before the first one. */
-  metrics: () => AsyncIterable<string>;
+  /** Renders the exposition in chunks, in the format the scraper negotiated; may throw before the first one. */
+  metrics: (format: ExpositionFormat) => AsyncIterable<string>;
   /** Current readiness. */
   health: () => HealthReport;
 }
 
 /** The content type of the Prometheus text exposition (format 0.0.4) that `/metrics` sends. */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+/** The content type of the OpenMetrics 1.0 exposition `/metrics` sends to a scraper that asks for it (Prometheus does). */
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
 const ROUTES = new Set(['/metrics', '/health', '/live']);
 
 export class SystemStatusServer {
@@ -126,8 +129,9 @@ export class SystemStatusServer {
   private async serveMetrics(req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
     let chunks: AsyncIterator<string>;
     let first: IteratorResult<string>;
+    const format = negotiateFormat(req.headers.accept);
     try {
-      chunks = this.options.metrics()[Symbol.asyncIterator]();
+      chunks = this.options.metrics(format)[Symbol.asyncIterator]();
       first = await chunks.next();
     } catch (err) {
       // A setup problem we can name is worth showing to whoever looks at the endpoint; in the log
@@ -139,9 +143,9 @@ export class SystemStatusServer {
     }
     const gzip = acceptsGzip(req.headers['accept-encoding']);
     res.statusCode = 200;
-    res.setHeader('Content-Type', PROMETHEUS_CONTENT_TYPE);
+    res.setHeader('Content-Type', format === ExpositionFormat.OpenMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE);
     res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Vary', 'Accept-Encoding');
+    res.setHeader('Vary', 'Accept, Accept-Encoding');
     if (gzip) res.setHeader('Content-Encoding', 'gzip');
     if (head) {
       void chunks.return?.();
@@ -161,6 +165,36 @@ export class SystemStatusServer {
       res.destroy();
     }
   }
+}
+
+/**
+ * OpenMetrics 1.0 when the Accept header offers `application/openmetrics-text` (version 1.0.0, or
+ * none) at a quality above `text/plain`'s — or equal and listed first; Prometheus text 0.0.4
+ * otherwise, whatever else it says (a missing or unparsable header included).
+ */
+export function negotiateFormat(accept: string | undefined): ExpositionFormat {
+  if (accept === undefined) return ExpositionFormat.Text;
+  let openMetrics = 0;
+  let text = 0;
+  let openMetricsFirst = false;
+  for (const range of accept.split(',')) {
+    const [type, ...params] = range.trim().toLowerCase().split(';').map((p) => p.trim());
+    const param = (name: string): string | undefined => params.find((p) => p.startsWith(`${name}=`))?.slice(name.length + 1).replace(/^"|"$/g, '');
+    const qText = param('q');
+    const q = qText === undefined ? 1 : Number(qText);
+    if (!(q > 0 && q <= 1)) continue;
+    if (type === 'application/openmetrics-text') {
+      const version = param('version');
+      if (version !== undefined && version !== '1.0.0') continue;
+      if (q > openMetrics) {
+        if (text === 0) openMetricsFirst = true;
+        openMetrics = q;
+      }
+    } else if (type === 'text/plain') {
+      text = Math.max(text, q);
+    }
+  }
+  return openMetrics > text || (openMetrics > 0 && openMetrics === text && openMetricsFirst) ? ExpositionFormat.OpenMetrics : ExpositionFormat.Text;
 }
 
 /** `gzip` listed in Accept-Encoding, and not refused with `q=0`. */

@@ -35,8 +35,8 @@ export interface PrometheusServer {
   stop(): Promise<void>;
 }
 
-/** Starts a real Prometheus on loopback with a temporary data dir, scraping `target` every second. */
-export async function startPrometheus(target: string): Promise<PrometheusServer> {
+/** Starts a real Prometheus on loopback with a temporary data dir, scraping `target` every second; `flags` are added to its command line (e.g. `--enable-feature=exemplar-storage`). */
+export async function startPrometheus(target: string, flags: readonly string[] = []): Promise<PrometheusServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dynamo-prom-'));
   const config = join(dir, 'prometheus.yml');
   writeFileSync(
@@ -46,7 +46,7 @@ export async function startPrometheus(target: string): Promise<PrometheusServer>
   const port = await freePort();
   const proc: ChildProcess = spawn(
     'prometheus',
-    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...flags],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';

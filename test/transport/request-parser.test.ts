@@ -13,7 +13,7 @@ const ok = (h: MsgHdrs | undefined) => ({ ok: true as const, headers: h });
 describe('parseRequest (pure: no NATS)', () => {
   it('accepts a request whose key proves its reply subject', () => {
     const r = rawRequest(SUBJECT, '{"a":1}', { window: 16, requestId: 'req-1' });
-    assert.deepEqual(parseRequest(r.data, r.reply, ok(r.headers), SUBJECT), { ok: true, value: { a: 1 }, requestId: 'req-1', key: r.key, window: 16 });
+    assert.deepEqual(parseRequest(r.data, r.reply, ok(r.headers), SUBJECT), { ok: true, value: { a: 1 }, requestId: 'req-1', key: r.key, window: 16, headers: r.headers });
   });
 
   it('caps the window and defaults it', () => {
