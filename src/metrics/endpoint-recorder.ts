@@ -16,6 +16,8 @@ const ERROR_INDEX: Readonly<Record<ErrorType, number>> = Object.freeze(
 );
 
 const now = (): number => performance.now();
+/** `performance.timeOrigin` is a getter: read once, exemplar timestamps are then one addition. */
+const TIME_ORIGIN = performance.timeOrigin;
 
 /** One endpoint's automatic metrics as plain numbers, updated on the request path and read at collection. */
 export class EndpointRecorder {
@@ -105,7 +107,7 @@ export class EndpointRecorder {
     const seconds = (end - startMark) / 1000;
     const bucket = this.observeDuration(seconds);
     // A sampled request leaves its trace in the bucket it was counted in; the rest pay nothing.
-    if (trace !== undefined) this.durationExemplars.offer(bucket, seconds, performance.timeOrigin + end, trace);
+    if (trace !== undefined) this.durationExemplars.offer(bucket, seconds, TIME_ORIGIN + end, trace);
   }
 
   /** A request refused at the concurrency limit: not a request served, not an error. */

@@ -3,8 +3,8 @@
  * fell into it — its value, when, and the trace and span it belongs to. A Prometheus or Grafana
  * user goes from a slow bucket straight to a trace that landed there.
  *
- * Storage is preallocated, one slot per bucket, and an offer is four stores: no allocation, no
- * lookup. The trace and span ids are kept as the strings the span context already holds. Attach
+ * Storage is preallocated, one slot per bucket, and an offer is three stores: no allocation, no
+ * lookup. The span context is kept as it is (its ids are read at collection time). Attach
  * one to any histogram with bucket indices (`new BucketExemplars(bounds.length + 1)`) and call
  * `offer` with the bucket the measurement was counted in.
  */
@@ -30,8 +30,8 @@ export interface Exemplar {
 export class BucketExemplars {
   private readonly values: Float64Array;
   private readonly times: Float64Array;
-  private readonly traceIds: Array<string | undefined>;
-  private readonly spanIds: Array<string | undefined>;
+  /** The span context itself, not its two ids: one store per offer, and its strings are not copied. */
+  private readonly traces: Array<ExemplarTrace | undefined>;
   /** Whether any exemplar was ever offered: an endpoint without tracing costs a scrape nothing. */
   private any = false;
 
@@ -39,24 +39,22 @@ export class BucketExemplars {
   constructor(buckets: number) {
     this.values = new Float64Array(buckets);
     this.times = new Float64Array(buckets);
-    this.traceIds = new Array<string | undefined>(buckets).fill(undefined);
-    this.spanIds = new Array<string | undefined>(buckets).fill(undefined);
+    this.traces = new Array<ExemplarTrace | undefined>(buckets).fill(undefined);
   }
 
   /** The measurement `value`, counted in `bucket` at `timeMs` (epoch ms), was made inside `trace`: it becomes the bucket's exemplar. */
   offer(bucket: number, value: number, timeMs: number, trace: ExemplarTrace): void {
     this.values[bucket] = value;
     this.times[bucket] = timeMs;
-    this.traceIds[bucket] = trace.traceId;
-    this.spanIds[bucket] = trace.spanId;
+    this.traces[bucket] = trace;
     this.any = true;
   }
 
   /** Bucket `bucket`'s exemplar, or undefined when no sampled measurement fell into it. */
   get(bucket: number): Exemplar | undefined {
-    const traceId = this.traceIds[bucket];
-    if (traceId === undefined) return undefined;
-    return { bucket, value: this.values[bucket]!, timeMs: this.times[bucket]!, traceId, spanId: this.spanIds[bucket]! };
+    const trace = this.traces[bucket];
+    if (trace === undefined) return undefined;
+    return { bucket, value: this.values[bucket]!, timeMs: this.times[bucket]!, traceId: trace.traceId, spanId: trace.spanId };
   }
 
   /**
@@ -65,6 +63,6 @@ export class BucketExemplars {
    */
   snapshot(): Array<Exemplar | undefined> | undefined {
     if (!this.any) return undefined;
-    return Array.from(this.traceIds, (_, bucket) => this.get(bucket));
+    return Array.from(this.traces, (_, bucket) => this.get(bucket));
   }
 }

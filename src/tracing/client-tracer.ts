@@ -4,12 +4,12 @@
  * propagator, so the server's span is its child; `tracestate` and baggage of the caller's context
  * travel with it unchanged.
  */
-import { context, isSpanContextValid, propagation, SpanKind, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { context, propagation, SpanKind, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import type { MsgHdrs } from '@nats-io/transport-node';
 import type { ClientRequestTrace, ClientTracer, RequestOutcome } from '../transport/request-tracing.ts';
 import { natsHeaderSetter } from './nats-carrier.ts';
 import { Attr, FIRST_RESPONSE_EVENT } from './semconv.ts';
-import { endSpan, type EndpointSpanNames } from './server-tracer.ts';
+import { endSpan, hasTrace, type EndpointSpanNames } from './server-tracer.ts';
 
 export class EndpointClientTracer implements ClientTracer {
   private readonly tracer: Tracer;
@@ -23,13 +23,18 @@ export class EndpointClientTracer implements ClientTracer {
   start(headers: MsgHdrs, requestId: string, parent: unknown): ClientRequestTrace {
     const caller = (parent as Context | undefined) ?? context.active();
     const span = this.tracer.startSpan(this.names.method, { kind: SpanKind.CLIENT, attributes: this.names.attributes }, caller);
-    if (span.isRecording()) span.setAttribute(Attr.RequestId, requestId);
+    const traced = hasTrace(span.spanContext());
     // With no span worth carrying (no SDK), the caller's own context still goes out: a propagator
     // registered without a tracer (baggage only, say) keeps working.
-    propagation.inject(isSpanContextValid(span.spanContext()) ? trace.setSpan(caller, span) : caller, headers, natsHeaderSetter);
+    propagation.inject(traced ? trace.setSpan(caller, span) : caller, headers, natsHeaderSetter);
+    if (!traced) return UNTRACED;
+    if (span.isRecording()) span.setAttribute(Attr.RequestId, requestId);
     return new ClientTrace(span);
   }
 }
+
+/** No span to end (the API's no-op one): one shared object. */
+const UNTRACED: ClientRequestTrace = Object.freeze({ firstResponse: () => {}, end: () => {} });
 
 class ClientTrace implements ClientRequestTrace {
   private readonly span: Span;

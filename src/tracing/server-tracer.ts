@@ -7,7 +7,7 @@
  * With no SDK registered the span is the API's non-recording one and no context is entered: the
  * cost is one extract (a no-op) and one small object per request.
  */
-import { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
 import type { MsgHdrs } from '@nats-io/transport-node';
 import type { RequestOutcome, ServerRequestTrace, ServerTracer, TraceIds } from '../transport/request-tracing.ts';
 import { natsHeaderGetter } from './nats-carrier.ts';
@@ -37,10 +37,25 @@ export class EndpointServerTracer implements ServerTracer {
       // A propagator that throws on what a peer sent must not cost the request: it runs untraced.
     }
     const span = this.tracer.startSpan(this.names.method, { kind: SpanKind.SERVER, attributes: this.names.attributes }, parent);
+    // No SDK and no incoming context: nothing to record, carry or end — one shared object, no context entered.
+    if (parent === ROOT_CONTEXT && !hasTrace(span.spanContext())) return UNTRACED;
     if (span.isRecording()) span.setAttribute(Attr.RequestId, requestId);
     return new ServerTrace(span, parent);
   }
 }
+
+/** Whether a span context is one worth carrying; the API's no-op span shares one invalid context, told apart without a regex. */
+export function hasTrace(ids: SpanContext): boolean {
+  return ids !== INVALID_SPAN_CONTEXT && isSpanContextValid(ids);
+}
+
+/** The trace of every request when there is none: the stream runs as it would without tracing. */
+const UNTRACED: ServerRequestTrace = Object.freeze({
+  sampled: undefined,
+  run: <T>(stream: () => T): T => stream(),
+  firstResponse: () => {},
+  end: () => {},
+});
 
 class ServerTrace implements ServerRequestTrace {
   readonly sampled: TraceIds | undefined;
@@ -54,7 +69,7 @@ class ServerTrace implements ServerRequestTrace {
     this.sampled = (ids.traceFlags & TraceFlags.SAMPLED) !== 0 ? ids : undefined;
     // A non-recording span still carries a valid context when the SDK sampled it out: its children
     // must learn that, so it is entered too. Only an invalid one (no SDK) is not worth a context.
-    this.active = isSpanContextValid(ids) ? trace.setSpan(parent, span) : parent === ROOT_CONTEXT ? undefined : parent;
+    this.active = hasTrace(ids) ? trace.setSpan(parent, span) : parent === ROOT_CONTEXT ? undefined : parent;
   }
 
   run<T>(stream: () => T): T {

@@ -1,0 +1,124 @@
+/**
+ * What tracing adds per request, in-process, ns per request, interleaved rounds in one run:
+ * - the automatic metrics alone (EndpointRecorder), the baseline;
+ * - the same with a sampled span's exemplar kept in the duration histogram (what the metrics pay
+ *   for tracing: the issue's budget is ≤ 20 ns);
+ * - the request plane's tracing hooks with no SDK registered (extract, span, context, inject:
+ *   what every user without OpenTelemetry tracing pays);
+ * - one sampled SERVER span and one CLIENT span through the SDK (no exporter), with the metrics:
+ *   the span cost the exemplar sits next to.
+ *
+ * Run: npm run bench:tracing
+ */
+import { headers as natsHeaders } from '@nats-io/transport-node';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { trace } from '@opentelemetry/api';
+import { createLogger } from '../src/logging/logger.ts';
+import { EndpointRecorder } from '../src/metrics/endpoint-recorder.ts';
+import { DEFAULT_DURATION_BUCKETS } from '../src/metrics/names.ts';
+import { clientTracer, serverTracer, type EndpointPath } from '../src/tracing/endpoint-tracing.ts';
+import { OK } from '../src/transport/request-tracing.ts';
+import { printTable, stats, type Row } from './common.ts';
+
+const N = Number(process.env['BENCH_N'] ?? 300_000);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 9);
+const attrs = { dynamo_namespace: 'example_namespace', dynamo_component: 'example_component', dynamo_endpoint: 'example_endpoint' };
+const path: EndpointPath = { namespace: 'example_namespace', component: 'example_component', endpoint: 'example_endpoint', subject: 'dynamo.example_namespace.example_component.example_endpoint' };
+const logger = createLogger('warn', () => {});
+const sampled = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' };
+
+type Variant = { name: string; run: (n: number) => void };
+
+const recorder = (): EndpointRecorder => new EndpointRecorder(attrs, DEFAULT_DURATION_BUCKETS, logger);
+
+function metricsOnly(): Variant {
+  const r = recorder();
+  return {
+    name: 'metrics only',
+    run(n) {
+      for (let i = 0; i < n; i++) {
+        const mark = r.requestStarted(100);
+        r.responsePublished(200);
+        r.requestEnded(mark);
+      }
+    },
+  };
+}
+
+function metricsWithExemplar(): Variant {
+  const r = recorder();
+  return {
+    name: 'metrics + exemplar (sampled)',
+    run(n) {
+      for (let i = 0; i < n; i++) {
+        const mark = r.requestStarted(100);
+        r.responsePublished(200);
+        r.requestEnded(mark, sampled);
+      }
+    },
+  };
+}
+
+/** Both sides' hooks, as the request plane calls them, with the API's global (no-op) tracer and propagator. */
+function hooks(name: string, provider: Parameters<typeof serverTracer>[0]): Variant {
+  const r = recorder();
+  const server = serverTracer(provider, path, 'instance-1');
+  const client = clientTracer(provider, path);
+  return {
+    name,
+    run(n) {
+      for (let i = 0; i < n; i++) {
+        const h = natsHeaders();
+        const callerSide = client.start(h, 'req', undefined);
+        const mark = r.requestStarted(100);
+        const serverSide = server.start(h, 'req');
+        serverSide.run(() => {
+          serverSide.firstResponse();
+          r.responsePublished(200);
+        });
+        r.requestEnded(mark, serverSide.sampled);
+        serverSide.end(OK);
+        callerSide.firstResponse();
+        callerSide.end(OK);
+      }
+    },
+  };
+}
+
+/** The headers object every request makes anyway, for the no-SDK row to be read against. */
+function headersOnly(): Variant {
+  const r = recorder();
+  return {
+    name: 'metrics + a headers object (no tracing)',
+    run(n) {
+      for (let i = 0; i < n; i++) {
+        const h = natsHeaders();
+        const mark = r.requestStarted(100);
+        r.responsePublished(200);
+        r.requestEnded(mark);
+        if (h === undefined) console.log(h);
+      }
+    },
+  };
+}
+
+const variants = [
+  metricsOnly(),
+  metricsWithExemplar(),
+  headersOnly(),
+  hooks('+ tracing hooks, no SDK (global no-op)', trace.getTracerProvider()),
+  hooks('+ SDK spans, sampled (client + server)', new BasicTracerProvider()),
+];
+for (const v of variants) v.run(Math.min(N, 50_000)); // warm-up
+const samples = new Map<Variant, number[]>(variants.map((v) => [v, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const v of variants) {
+    const t0 = process.hrtime.bigint();
+    v.run(N);
+    samples.get(v)!.push(Number(process.hrtime.bigint() - t0) / N);
+  }
+}
+const rows: Row[] = variants.map((v) => ({ name: v.name, stats: stats(samples.get(v)!) }));
+printTable(`Tracing per request, ${N.toLocaleString()} requests × ${ROUNDS} interleaved rounds`, 'ns/req', rows, 'metrics only');
+const m = rows.map((r) => r.stats.median);
+console.log(`\nexemplar adds ${(m[1]! - m[0]!).toFixed(1)} ns/req (budget ≤ 20) · no-SDK hooks add ${(m[3]! - m[2]!).toFixed(1)} ns/req over the headers object · sampled SDK spans add ${(m[4]! - m[2]!).toFixed(0)} ns/req`);
