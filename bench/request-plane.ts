@@ -20,7 +20,7 @@ import { printTable, stats, type Row } from './common.ts';
 const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 40_000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 11);
 const CONCURRENCY = 64;
-const VARIANTS = { bare: 'served bare (no metrics)', ours: 'ours (automatic metrics)', otel: 'stock OTel sync instruments', prom: 'prom-client' } as const;
+const VARIANTS = { bare: 'served bare (no metrics)', ours: 'ours (automatic metrics)', traced: 'ours + tracing hooks, no SDK', otel: 'stock OTel sync instruments', prom: 'prom-client' } as const;
 type Variant = keyof typeof VARIANTS;
 
 const PIN = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
@@ -53,8 +53,8 @@ async function load(client: EndpointClient, n: number): Promise<number> {
   return performance.now() - t0;
 }
 
-const cpu: Record<Variant, number[]> = { bare: [], ours: [], otel: [], prom: [] };
-const rps: Record<Variant, number[]> = { bare: [], ours: [], otel: [], prom: [] };
+const cpu: Record<Variant, number[]> = { bare: [], ours: [], traced: [], otel: [], prom: [] };
+const rps: Record<Variant, number[]> = { bare: [], ours: [], traced: [], otel: [], prom: [] };
 const order = Object.keys(VARIANTS) as Variant[];
 
 for (let round = 0; round < ROUNDS; round++) {
@@ -92,6 +92,7 @@ const paired = (a: number[], b: number[]) => stats(a.map((x, i) => x / b[i]!)).m
 console.log(`\n${PIN ? 'responder pinned to core 1; requester and nats-server on core 0' : 'no CPU pinning (taskset missing)'}`);
 console.log(`ours: responder CPU ${ratio(cpu.ours, cpu.bare).toFixed(3)}× bare (target ≤ 1.05), throughput ${ratio(rps.ours, rps.bare).toFixed(3)}× bare (target ≥ 0.97)`);
 console.log(`ours, median of per-round ratios: responder CPU ${paired(cpu.ours, cpu.bare).toFixed(3)}× bare, throughput ${paired(rps.ours, rps.bare).toFixed(3)}× bare`);
+console.log(`tracing off (hooks, no SDK) vs ours, median of per-round ratios: responder CPU ${paired(cpu.traced, cpu.ours).toFixed(3)}×, throughput ${paired(rps.traced, rps.ours).toFixed(3)}×`);
 console.log(`stock OTel, same: CPU ${paired(cpu.otel, cpu.bare).toFixed(3)}×, throughput ${paired(rps.otel, rps.bare).toFixed(3)}×; prom-client: CPU ${paired(cpu.prom, cpu.bare).toFixed(3)}×, throughput ${paired(rps.prom, rps.bare).toFixed(3)}×`);
 await transport.close();
 await nats.stop();

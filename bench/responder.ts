@@ -12,6 +12,8 @@ import { EndpointRecorder } from '../src/metrics/endpoint-recorder.ts';
 import { DEFAULT_DURATION_BUCKETS, EndpointMetric, type ErrorType } from '../src/metrics/names.ts';
 import { EndpointServer, type RequestObserver } from '../src/transport/endpoint-server.ts';
 import { endpointSubject } from '../src/transport/protocol.ts';
+import { trace } from '@opentelemetry/api';
+import { serverTracer } from '../src/tracing/endpoint-tracing.ts';
 import { stockInstruments } from './common.ts';
 
 const [variant, url] = process.argv.slice(2) as [string, string];
@@ -99,7 +101,7 @@ function ours(): RequestObserver {
   return r;
 }
 
-const observer = variant === 'ours' ? ours() : variant === 'otel' ? otel() : variant === 'prom' ? prom() : new Bare();
+const observer = variant === 'ours' || variant === 'traced' ? ours() : variant === 'otel' ? otel() : variant === 'prom' ? prom() : new Bare();
 const nc = await connect({ servers: url, noAsyncTraces: true });
 const server = new EndpointServer({
   nc,
@@ -107,6 +109,8 @@ const server = new EndpointServer({
   instanceId: `bench-${variant}`,
   engine: (request: unknown) => request,
   observer,
+  // `traced`: the tracing hooks as a runtime wires them, with no SDK registered (the global no-op).
+  ...(variant === 'traced' ? { tracer: serverTracer(trace.getTracerProvider(), { namespace: 'bench', component: 'echo', endpoint: 'echo', subject: endpointSubject('bench', 'echo', 'echo') }, 'bench-traced') } : {}),
   endpoint: undefined,
   logger: createLogger('warn'),
 });

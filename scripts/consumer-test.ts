@@ -159,6 +159,9 @@ async function main(): Promise<void> {
         OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
         OTEL_METRIC_EXPORT_INTERVAL: '600000',
         OTEL_SERVICE_NAME: service,
+        // The receiver takes metrics only: sdk-node would otherwise send the runtime's request spans
+        // to its default OTLP trace exporter at the same endpoint.
+        OTEL_TRACES_EXPORTER: 'none',
         RECEIVER_URL: receiver.url,
       });
       const done = (app: string, dir: string) => {

@@ -127,7 +127,9 @@ describe("the user's own MeterProvider", () => {
     const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
     const periodic = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
     const reader = new PrometheusReader();
-    const sdk = new NodeSDK({ serviceName: 'node-sdk-app', metricReaders: [periodic, reader], instrumentations: [], traceExporter: undefined, autoDetectResources: false } as never);
+    // No tracing: the runtime's request spans would otherwise go to the SDK's default OTLP trace
+    // exporter, and its shutdown would fail on the collector this test does not run.
+    const sdk = new NodeSDK({ serviceName: 'node-sdk-app', metricReaders: [periodic, reader], instrumentations: [], spanProcessors: [], autoDetectResources: false } as never);
     sdk.start();
     try {
       const runtime = await DistributedRuntime.create({ env: { NATS_SERVER: nats.url }, meterProvider: 'global', prometheusReader: reader, handleSignals: false, logSink: () => {} });
