@@ -8,28 +8,38 @@ import { context, propagation, SpanKind, trace, type Context, type Span, type Tr
 import type { MsgHdrs } from '@nats-io/transport-node';
 import type { ClientRequestTrace, ClientTracer, RequestOutcome } from '../transport/request-tracing.ts';
 import { natsHeaderSetter } from './nats-carrier.ts';
+import { TracingFailures } from './never-throw.ts';
 import { Attr, FIRST_RESPONSE_EVENT } from './semconv.ts';
 import { endSpan, hasTrace, type EndpointSpanNames } from './server-tracer.ts';
 
 export class EndpointClientTracer implements ClientTracer {
   private readonly tracer: Tracer;
   private readonly names: EndpointSpanNames;
+  private readonly failures: TracingFailures;
 
   constructor(tracer: Tracer, names: EndpointSpanNames) {
     this.tracer = tracer;
     this.names = names;
+    this.failures = new TracingFailures(`${names.method} (client)`);
   }
 
   start(headers: MsgHdrs, requestId: string, parent: unknown): ClientRequestTrace {
-    const caller = (parent as Context | undefined) ?? context.active();
-    const span = this.tracer.startSpan(this.names.method, { kind: SpanKind.CLIENT, attributes: this.names.attributes }, caller);
-    const traced = hasTrace(span.spanContext());
-    // With no span worth carrying (no SDK), the caller's own context still goes out: a propagator
-    // registered without a tracer (baggage only, say) keeps working.
-    propagation.inject(traced ? trace.setSpan(caller, span) : caller, headers, natsHeaderSetter);
-    if (!traced) return UNTRACED;
-    if (span.isRecording()) span.setAttribute(Attr.RequestId, requestId);
-    return new ClientTrace(span);
+    let span: Span | undefined;
+    try {
+      const caller = (parent as Context | undefined) ?? context.active();
+      span = this.tracer.startSpan(this.names.method, { kind: SpanKind.CLIENT, attributes: this.names.attributes }, caller);
+      const traced = hasTrace(span.spanContext());
+      // With no span worth carrying (no SDK), the caller's own context still goes out: a propagator
+      // registered without a tracer (baggage only, say) keeps working.
+      propagation.inject(traced ? trace.setSpan(caller, span) : caller, headers, natsHeaderSetter);
+      if (!traced) return UNTRACED;
+      if (span.isRecording()) span.setAttribute(Attr.RequestId, requestId);
+      return new ClientTrace(span, this.failures);
+    } catch (error) {
+      this.failures.report('starting a span', error);
+      // A span that started before the failure still ends (as a plain span), so no processor keeps it open.
+      return span === undefined ? UNTRACED : new ClientTrace(span, this.failures);
+    }
   }
 }
 
@@ -39,18 +49,28 @@ const UNTRACED: ClientRequestTrace = Object.freeze({ firstResponse: () => {}, en
 class ClientTrace implements ClientRequestTrace {
   private readonly span: Span;
   private ended = false;
+  private readonly failures: TracingFailures;
 
-  constructor(span: Span) {
+  constructor(span: Span, failures: TracingFailures) {
     this.span = span;
+    this.failures = failures;
   }
 
   firstResponse(): void {
-    if (this.span.isRecording()) this.span.addEvent(FIRST_RESPONSE_EVENT);
+    try {
+      if (this.span.isRecording()) this.span.addEvent(FIRST_RESPONSE_EVENT);
+    } catch (error) {
+      this.failures.report('marking the first response', error);
+    }
   }
 
   end(outcome: RequestOutcome): void {
     if (this.ended) return;
     this.ended = true;
-    endSpan(this.span, outcome);
+    try {
+      endSpan(this.span, outcome);
+    } catch (error) {
+      this.failures.report('ending a span', error);
+    }
   }
 }

@@ -11,6 +11,7 @@ import { context, INVALID_SPAN_CONTEXT, isSpanContextValid, propagation, ROOT_CO
 import type { MsgHdrs } from '@nats-io/transport-node';
 import type { RequestOutcome, ServerRequestTrace, ServerTracer, TraceIds } from '../transport/request-tracing.ts';
 import { natsHeaderGetter } from './nats-carrier.ts';
+import { TracingFailures } from './never-throw.ts';
 import { Attr, FIRST_RESPONSE_EVENT } from './semconv.ts';
 
 export interface EndpointSpanNames {
@@ -23,24 +24,32 @@ export interface EndpointSpanNames {
 export class EndpointServerTracer implements ServerTracer {
   private readonly tracer: Tracer;
   private readonly names: EndpointSpanNames;
+  private readonly failures: TracingFailures;
 
   constructor(tracer: Tracer, names: EndpointSpanNames) {
     this.tracer = tracer;
     this.names = names;
+    this.failures = new TracingFailures(`${names.method} (server)`);
   }
 
   start(headers: MsgHdrs | undefined, requestId: string): ServerRequestTrace {
     let parent: Context = ROOT_CONTEXT;
     try {
       parent = propagation.extract(ROOT_CONTEXT, headers, natsHeaderGetter);
-    } catch {
-      // A propagator that throws on what a peer sent must not cost the request: it runs untraced.
+    } catch (error) {
+      // A propagator that throws on what a peer sent must not cost the request: it starts a trace of its own.
+      this.failures.report('extracting the caller\'s context', error);
     }
-    const span = this.tracer.startSpan(this.names.method, { kind: SpanKind.SERVER, attributes: this.names.attributes }, parent);
-    // No SDK and no incoming context: nothing to record, carry or end — one shared object, no context entered.
-    if (parent === ROOT_CONTEXT && !hasTrace(span.spanContext())) return UNTRACED;
-    if (span.isRecording()) span.setAttribute(Attr.RequestId, requestId);
-    return new ServerTrace(span, parent);
+    try {
+      const span = this.tracer.startSpan(this.names.method, { kind: SpanKind.SERVER, attributes: this.names.attributes }, parent);
+      // No SDK and no incoming context: nothing to record, carry or end — one shared object, no context entered.
+      if (parent === ROOT_CONTEXT && !hasTrace(span.spanContext())) return UNTRACED;
+      if (span.isRecording()) span.setAttribute(Attr.RequestId, requestId);
+      return new ServerTrace(span, parent, this.failures);
+    } catch (error) {
+      this.failures.report('starting a span', error);
+      return UNTRACED;
+    }
   }
 }
 
@@ -62,9 +71,11 @@ class ServerTrace implements ServerRequestTrace {
   private readonly span: Span;
   /** The context the stream runs in; undefined when there is no trace to carry (no SDK, no incoming context). */
   private readonly active: Context | undefined;
+  private readonly failures: TracingFailures;
 
-  constructor(span: Span, parent: Context) {
+  constructor(span: Span, parent: Context, failures: TracingFailures) {
     this.span = span;
+    this.failures = failures;
     const ids = span.spanContext();
     this.sampled = (ids.traceFlags & TraceFlags.SAMPLED) !== 0 ? ids : undefined;
     // A non-recording span still carries a valid context when the SDK sampled it out: its children
@@ -73,15 +84,35 @@ class ServerTrace implements ServerRequestTrace {
   }
 
   run<T>(stream: () => T): T {
-    return this.active === undefined ? stream() : context.with(this.active, stream);
+    if (this.active === undefined) return stream();
+    let entered = false;
+    try {
+      return context.with(this.active, () => {
+        entered = true;
+        return stream();
+      });
+    } catch (error) {
+      // The stream runs exactly once: untraced when the context manager itself failed before it.
+      if (entered) throw error;
+      this.failures.report("entering the span's context", error);
+      return stream();
+    }
   }
 
   firstResponse(): void {
-    if (this.span.isRecording()) this.span.addEvent(FIRST_RESPONSE_EVENT);
+    try {
+      if (this.span.isRecording()) this.span.addEvent(FIRST_RESPONSE_EVENT);
+    } catch (error) {
+      this.failures.report('marking the first response', error);
+    }
   }
 
   end(outcome: RequestOutcome): void {
-    endSpan(this.span, outcome);
+    try {
+      endSpan(this.span, outcome);
+    } catch (error) {
+      this.failures.report('ending a span', error);
+    }
   }
 }
 
