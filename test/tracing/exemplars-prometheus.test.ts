@@ -5,9 +5,11 @@
  * scrape is still `up == 1`.
  */
 import assert from 'node:assert/strict';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
-import { DistributedRuntime, OPENMETRICS_CONTENT_TYPE, type Endpoint } from '../../src/index.ts';
+import { DistributedRuntime, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, type Endpoint } from '../../src/index.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { startPrometheus, type PrometheusServer } from '../helpers/tools.ts';
 import { inMemoryTracing, installTraceGlobals } from '../helpers/tracing.ts';
@@ -96,6 +98,34 @@ describe('exemplars scraped by a real Prometheus', () => {
       await waitFor(async () => (await prom.query('dynamo_component_requests_total{dynamo_endpoint="ex_ep"}'))[0]?.value[1] === '1', { what: 'requests_total == 1', timeoutMs: 30_000 });
     } finally {
       await prom.stop();
+    }
+  });
+
+  it('is still up == 1 for a Prometheus scraping the plain text (its Accept header rewritten to text/plain)', async () => {
+    // Prometheus 2.42 always offers OpenMetrics first; a proxy in between asks for text 0.0.4 only.
+    const seen: Array<string | undefined> = [];
+    const proxy: Server = createServer((req, res) => {
+      const upstream = request(
+        { host: '127.0.0.1', port: rt.systemPort, path: req.url, method: req.method, headers: { ...req.headers, accept: 'text/plain;version=0.0.4' } },
+        (answer) => {
+          seen.push(answer.headers['content-type']);
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const prom = await startPrometheus(`127.0.0.1:${(proxy.address() as AddressInfo).port}`, ['--enable-feature=exemplar-storage']);
+    try {
+      await waitFor(async () => (await prom.query('up{job="dynamo"}'))[0]?.value[1] === '1', { what: 'up == 1', timeoutMs: 30_000 });
+      await waitFor(async () => (await prom.query('dynamo_component_requests_total{dynamo_endpoint="ex_ep"}'))[0]?.value[1] === '1', { what: 'requests_total == 1', timeoutMs: 30_000 });
+      assert.ok(seen.length > 0 && seen.every((type) => type === PROMETHEUS_CONTENT_TYPE), JSON.stringify(seen));
+    } finally {
+      await prom.stop();
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 });
