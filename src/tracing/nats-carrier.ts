@@ -1,17 +1,12 @@
 /**
- * NATS message headers as an OpenTelemetry propagation carrier: the client's setter writes what the
- * global propagator injects (W3C `traceparent`, `tracestate`, `baggage` with the default composite),
- * the server's getter reads it back from the headers the request plane has already read and
- * bounded (message-headers.ts). Names are matched case-insensitively on read, as in HTTP.
+ * NATS message headers as an OpenTelemetry propagation carrier, read side: the server's getter
+ * reads what the caller's propagator wrote (W3C `traceparent`, `tracestate`, `baggage` with the
+ * default composite) from the headers the request plane has already read and bounded
+ * (message-headers.ts). Names are matched case-insensitively, as in HTTP. The write side is the
+ * client tracer's setter, which also counts what it wrote.
  */
-import type { TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+import type { TextMapGetter } from '@opentelemetry/api';
 import { Match, type MsgHdrs } from '@nats-io/transport-node';
-
-export const natsHeaderSetter: TextMapSetter<MsgHdrs> = {
-  set(carrier, key, value) {
-    carrier.set(key, value);
-  },
-};
 
 export const natsHeaderGetter: TextMapGetter<MsgHdrs | undefined> = {
   keys(carrier) {

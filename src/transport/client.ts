@@ -240,7 +240,7 @@ export class EndpointClient {
     h.set(Header.Window, String(this.window));
     if (options.headers !== undefined) addCallerHeaders(h, options.headers);
     const traced = this.tracer?.start(h, requestId, options.context);
-    if (traced !== undefined || options.headers !== undefined) {
+    if (traced?.injected === true || options.headers !== undefined) {
       try {
         checkHeaderBlock(h);
       } catch (err) {

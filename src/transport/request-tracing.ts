@@ -51,6 +51,8 @@ export interface ServerTracer {
 
 /** The caller's side of one request's trace. */
 export interface ClientRequestTrace {
+  /** Whether the propagator wrote into the request's headers (then their block is checked against the limits). */
+  readonly injected: boolean;
   /** The first response arrived. */
   firstResponse(): void;
   /** The stream is over for the caller. Called exactly once. */

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { SpanKind } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { DistributedRuntime, ErrorCode, type EndpointClient, type Endpoint, type RequestContext } from '../../src/index.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { rawRequest } from '../helpers/raw-request.ts';
@@ -72,6 +72,22 @@ describe('request headers', () => {
     assert.equal((await client.generate('x', { headers: { 'x-one': 'ok' } }).collect()).length, 1);
     assert.equal(endpoint.recorder.requests, before + 1);
     assert.equal(endpoint.recorder.errorCount('invalid_message'), 0);
+  });
+
+  it('counts what the propagator writes against the limits: headers and baggage that fit alone but not together are refused', async () => {
+    tracing.exporter.reset();
+    const before = endpoint.recorder.requests;
+    const baggage = propagation.createBaggage(Object.fromEntries(Array.from({ length: 7 }, (_, i) => [`k${i}`, { value: 'b'.repeat(1000) }])));
+    const context = propagation.setBaggage(ROOT_CONTEXT, baggage);
+    const big = { 'x-big': 'h'.repeat(10_000) };
+    assert.equal((await client.generate('x', { context }).collect()).length, 1);
+    assert.equal((await client.generate('x', { headers: big }).collect()).length, 1);
+    assert.throws(() => client.generate('x', { headers: big, context }), { code: ErrorCode.HeadersTooLarge });
+    assert.equal(endpoint.recorder.requests, before + 2);
+    // The refused call's span ended, as an error of that code.
+    const refused = await waitFor(() => tracing.spans().filter((s) => s.kind === SpanKind.CLIENT), { what: 'three client spans', until: (s) => s.length === 3 });
+    assert.deepEqual(refused.map((s) => s.status.code).sort(), [SpanStatusCode.UNSET, SpanStatusCode.UNSET, SpanStatusCode.ERROR].sort());
+    assert.equal(refused.find((s) => s.status.code === SpanStatusCode.ERROR)!.attributes['error.type'], ErrorCode.HeadersTooLarge);
   });
 
   it('serves requests with crafted trace context from a raw connection, each in a trace of its own', async () => {
