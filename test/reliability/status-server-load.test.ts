@@ -14,7 +14,14 @@ const REQUESTS = Number(process.env['LOAD_REQUESTS'] ?? 512);
 const MIN_SCRAPES = 10;
 const BATCH = 16;
 
-function get(port: number, path: string, agent?: Agent, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+/**
+ * One HTTP request, as a scraper makes it. A keep-alive socket the server closes as idle
+ * (`keepAliveTimeout`) just as the next request goes out on it is reset: like Prometheus's HTTP
+ * client (and as Node's docs advise, `request.reusedSocket`), a GET that failed that way on a
+ * reused socket is sent once more on a fresh one. On a loaded machine a scraper can sit idle that
+ * long between two scrapes (test:loaded saw it).
+ */
+function get(port: number, path: string, agent?: Agent, method = 'GET', headers: Record<string, string> = {}, retried = false): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, method, headers, ...(agent === undefined ? {} : { agent }) }, (res) => {
       let body = '';
@@ -22,7 +29,13 @@ function get(port: number, path: string, agent?: Agent, method = 'GET', headers:
       res.on('data', (d: string) => (body += d));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (!retried && req.reusedSocket && err.code === 'ECONNRESET' && (method === 'GET' || method === 'HEAD')) {
+        resolve(get(port, path, agent, method, headers, true));
+      } else {
+        reject(err);
+      }
+    });
     req.end();
   });
 }
