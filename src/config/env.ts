@@ -20,6 +20,8 @@ export interface EnvConfig {
   natsServers: string[] | undefined;
   durationBuckets: number[] | undefined;
   maxConcurrency: number | undefined;
+  /** `DYN_RUNTIME_METRICS`: runtime health metrics (event loop, heap, GC, CPU) on or off. */
+  runtimeMetrics: boolean | undefined;
 }
 
 export function readEnvConfig(env: Env): EnvConfig {
@@ -31,6 +33,7 @@ export function readEnvConfig(env: Env): EnvConfig {
     natsServers: parseUrlList(env, 'NATS_SERVER'),
     durationBuckets: parseBuckets(env, 'DYN_METRICS_DURATION_BUCKETS'),
     maxConcurrency: parsePositiveInt(env, 'DYN_ENDPOINT_MAX_CONCURRENCY'),
+    runtimeMetrics: parseBool(env, 'DYN_RUNTIME_METRICS'),
   };
 }
 

@@ -28,6 +28,11 @@ export interface ResolvedConfig {
   durationBuckets: readonly number[];
   /** Default for every endpoint: requests served at once before the excess is refused as `overloaded`; undefined for no limit. */
   maxConcurrency: number | undefined;
+  /**
+   * Runtime health metrics (event loop, heap, GC, CPU): the option, else `DYN_RUNTIME_METRICS`;
+   * `undefined` when neither says, and the pipeline decides by provider (on for the embedded one).
+   */
+  runtimeMetrics: boolean | undefined;
   serviceName: string;
   /** The resource: `OTEL_RESOURCE_ATTRIBUTES`, then `service.name` and `service.instance.id`. */
   resourceAttributes: Record<string, string>;
@@ -41,6 +46,7 @@ export interface ConfigInput {
   logLevel?: LogLevel | undefined;
   durationBuckets?: readonly number[] | undefined;
   maxConcurrency?: number | undefined;
+  runtimeMetrics?: boolean | undefined;
   serviceName?: string | undefined;
   instanceId: string;
 }
@@ -62,6 +68,7 @@ export function resolveConfig(input: ConfigInput): ResolvedConfig {
     natsServers: fromEnv.natsServers ?? [DEFAULT_NATS_SERVER],
     durationBuckets: Object.freeze([...buckets]),
     maxConcurrency: validMaxConcurrency(input.maxConcurrency, 'maxConcurrency') ?? fromEnv.maxConcurrency,
+    runtimeMetrics: validRuntimeMetrics(input.runtimeMetrics) ?? fromEnv.runtimeMetrics,
     serviceName,
     resourceAttributes: { 'service.instance.id': input.instanceId, ...fromResourceEnv, 'service.name': serviceName },
     otlp: readOtlpConfig(input.env),
@@ -73,6 +80,11 @@ export function validMaxConcurrency(value: number | undefined, what: string): nu
   if (value === undefined) return undefined;
   if (!Number.isInteger(value) || value < 1) throw new DynamoError(ErrorCode.InvalidOption, `${what} ${String(value)} is not valid: expected a whole number ≥ 1`);
   return value;
+}
+
+function validRuntimeMetrics(value: boolean | undefined): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  throw new DynamoError(ErrorCode.InvalidOption, `runtimeMetrics ${String(value)} is not valid: expected true or false`);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

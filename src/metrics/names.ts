@@ -122,6 +122,17 @@ export const UptimeMetric = {
   unit: 's',
 } as const satisfies MetricSpec;
 
+/**
+ * The runtime's NATS connection: 1 connected, 0 not (reconnecting). No series for a runtime
+ * without NATS (`nats: false`) or before it connected first. Alerting on a metric, not on
+ * `/health`: Prometheus scrapes /metrics already, and the series says which instance is cut off.
+ */
+export const NatsConnectedMetric = {
+  name: 'dynamo_runtime_nats_connected',
+  help: 'Whether the DistributedRuntime is connected to NATS (1) or not (0)',
+  unit: '',
+} as const satisfies MetricSpec;
+
 /** The label the uptime gauge carries, as in the seed. */
 export const UPTIME_NAMESPACE = 'system_status_server';
 

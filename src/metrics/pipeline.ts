@@ -33,10 +33,11 @@ import { EndpointMetricsProducer, EndpointRegistry } from './endpoint-producer.t
 import type { EndpointRecorder } from './endpoint-recorder.ts';
 import { bridgeToApi } from './api-bridge.ts';
 import { EndpointExposition } from './endpoint-exposition.ts';
-import { UPTIME_NAMESPACE, Label, UptimeMetric } from './names.ts';
+import { NatsConnectedMetric, UPTIME_NAMESPACE, Label, UptimeMetric } from './names.ts';
 import { createOtlpExporter, GuardedExporter } from './otlp-exporter.ts';
 import { PrometheusReader } from './prometheus-reader.ts';
 import { ExpositionFormat } from './prometheus-serializer.ts';
+import { startRuntimeHealth } from './runtime-health.ts';
 import { RuntimeMetricProducer } from './runtime-producer.ts';
 import { shapeScopes } from './scope-shape.ts';
 
@@ -50,11 +51,18 @@ export interface MetricsPipelineOptions {
   prometheusReader?: PrometheusReader | undefined;
   /** OTLP push settings (from env), for the runtime's own provider when no `meterProvider` is given. */
   otlp?: OtlpConfig | undefined;
+  /**
+   * Runtime health metrics (see runtime-health.ts) on the provider in use. Default: on for the
+   * embedded provider; off with the application's, which owns its process metrics.
+   */
+  runtimeMetrics?: boolean | undefined;
   /** How long a stopped endpoint's series stay exported, with their last values, ms. Default 60000. */
   stoppedRetentionMs?: number;
   logger: Logger;
   /** Where the uptime clock starts (`performance.now()` mark). */
   startMark: number;
+  /** The NATS connection now: `true`/`false`, or `undefined` when the runtime has none (no series then). */
+  natsConnected?: (() => boolean | undefined) | undefined;
 }
 
 interface Served {
@@ -80,7 +88,7 @@ export class MetricsPipeline {
   /** Scopes of endpoints that stopped serving, past their retention: no reader sees them. */
   private readonly retired = new Set<string>();
   private readonly served = new Map<string, Served>();
-  /** Undoes what the runtime itself (uptime) registered on the application's provider. */
+  /** Undoes what the runtime itself registered: uptime on the application's provider, runtime health on the provider in use. */
   private readonly unregister: Array<() => void> = [];
   /** The SDK limit our readers give the instrument being created (see `withInstrumentLimit`). */
   private instrumentLimit: number | undefined;
@@ -121,15 +129,28 @@ export class MetricsPipeline {
     this.metricProducer = new RuntimeMetricProducer([ours, { collect: () => cumulative.collect() }], shape, () => this.closed);
 
     const startMark = options.startMark;
+    // The runtime's own gauges: uptime, and the NATS connection when there is one.
     const uptime = (meter: Meter): (() => void) => {
       const gauge = meter.createObservableGauge(UptimeMetric.name, { description: UptimeMetric.help, unit: UptimeMetric.unit });
       const callback = (result: { observe(value: number, attributes: Record<string, string>): void }): void =>
         result.observe((performance.now() - startMark) / 1000, { [Label.Namespace]: UPTIME_NAMESPACE });
       gauge.addCallback(callback);
-      return () => gauge.removeCallback(callback);
+      const natsConnected = options.natsConnected;
+      if (natsConnected === undefined) return () => gauge.removeCallback(callback);
+      const nats = meter.createObservableGauge(NatsConnectedMetric.name, { description: NatsConnectedMetric.help, unit: NatsConnectedMetric.unit });
+      const natsCallback = (result: { observe(value: number): void }): void => {
+        const connected = natsConnected();
+        if (connected !== undefined) result.observe(connected ? 1 : 0);
+      };
+      nats.addCallback(natsCallback);
+      return () => {
+        gauge.removeCallback(callback);
+        nats.removeCallback(natsCallback);
+      };
     };
     uptime(this.home.getMeter('dynamo', VERSION));
     if (this.externalProvider !== undefined) this.unregister.push(uptime(this.externalProvider.getMeter('dynamo', VERSION)));
+    if (options.runtimeMetrics ?? !this.external) this.unregister.push(startRuntimeHealth(this.meterProvider));
   }
 
   /**

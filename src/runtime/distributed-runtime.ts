@@ -63,6 +63,13 @@ export interface DistributedRuntimeOptions {
   withScopeLabels?: boolean;
   /** Default duration buckets (seconds) for all endpoints. Default: `DYN_METRICS_DURATION_BUCKETS`, else the package default. */
   durationBuckets?: readonly number[];
+  /**
+   * Runtime health metrics — event-loop delay and utilization, V8 heap, GC, process CPU and memory —
+   * from OpenTelemetry's `instrumentation-runtime-node` and `instrumentation-host-metrics`, on the
+   * provider in use (see docs/metrics.md). Default: `DYN_RUNTIME_METRICS`, else on with the embedded
+   * SDK and off with your own `meterProvider` (your process metrics are yours to set up).
+   */
+  runtimeMetrics?: boolean;
   /** NATS connection options (credentials, token, TLS…), or `false` to run without a request plane (metrics only). Servers default to `NATS_SERVER`. */
   nats?: NatsOptions | false;
   /** How long shutdown waits for in-flight requests before aborting them, in ms. Default 10000. */
@@ -132,6 +139,7 @@ export class DistributedRuntime {
       logLevel: options.logLevel,
       durationBuckets: options.durationBuckets,
       maxConcurrency: options.maxConcurrency,
+      runtimeMetrics: options.runtimeMetrics,
       serviceName: options.serviceName,
       instanceId: this.instanceId,
     });
@@ -155,9 +163,11 @@ export class DistributedRuntime {
       meterProvider: options.meterProvider,
       otlp: this.config.otlp,
       prometheusReader: options.prometheusReader,
+      runtimeMetrics: this.config.runtimeMetrics,
       ...(options.stoppedEndpointRetentionMs === undefined ? {} : { stoppedRetentionMs: options.stoppedEndpointRetentionMs }),
       logger: this.logger,
       startMark: this.startMark,
+      natsConnected: this.natsOptions === false ? undefined : () => this.transport?.connected,
     };
     const endpoints = new Map<string, Endpoint>();
     const runtime = this;

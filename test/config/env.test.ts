@@ -33,6 +33,7 @@ describe('environment', () => {
       natsServers: ['nats://a:4222', 'nats://b:4223'],
       durationBuckets: undefined,
       maxConcurrency: 8,
+      runtimeMetrics: undefined,
     });
     assert.equal(readEnvConfig({ DYN_SYSTEM_PORT: '0' }).systemPort, 0);
     assert.equal(readEnvConfig({ DYN_SYSTEM_PORT: '1' }).systemPort, 1);

@@ -10,9 +10,12 @@ export function captureLogs(): CapturedLogs {
   return { lines, sink: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) };
 }
 
-/** A runtime isolated from the process environment, status server off unless asked. */
+/**
+ * A runtime isolated from the process environment, status server off unless asked, and without
+ * the runtime health metrics (their values move by themselves) unless asked.
+ */
 export function testRuntime(options: DistributedRuntimeOptions = {}): DistributedRuntime {
-  return new DistributedRuntime({ env: {}, logSink: () => {}, nats: false, handleSignals: false, ...options });
+  return new DistributedRuntime({ env: {}, logSink: () => {}, nats: false, handleSignals: false, runtimeMetrics: false, ...options });
 }
 
 /** Options of a test runtime on the nats-server at `url`: no signal handling, no log output. */
