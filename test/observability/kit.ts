@@ -81,3 +81,53 @@ export function recordedRead(expr: string): string[] {
   const code = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""');
   return [...new Set([...code.matchAll(/[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_:]+/g)].map((m) => m[0]))].sort();
 }
+
+/** The runtime health families as /metrics renders them (test/metrics/runtime-health.test.ts holds them to the runtime). */
+export const RUNTIME_HEALTH_FAMILIES: ReadonlySet<string> = new Set([
+  'nodejs_eventloop_delay_max', 'nodejs_eventloop_delay_mean', 'nodejs_eventloop_delay_min', 'nodejs_eventloop_delay_p50',
+  'nodejs_eventloop_delay_p90', 'nodejs_eventloop_delay_p99', 'nodejs_eventloop_delay_stddev', 'nodejs_eventloop_time_total',
+  'nodejs_eventloop_utilization', 'process_cpu_time_total', 'process_cpu_utilization', 'process_memory_usage', 'v8js_gc_duration',
+  'v8js_memory_heap_space_available_size', 'v8js_memory_heap_space_physical_size', 'v8js_memory_heap_space_size',
+  'v8js_memory_heap_used', 'v8js_resource_active',
+]);
+
+export interface DashboardTarget {
+  refId: string;
+  expr: string;
+  datasource?: { type?: string; uid?: string };
+}
+
+export interface DashboardPanel {
+  id: number;
+  type: string;
+  title: string;
+  gridPos: { h: number; w: number; x: number; y: number };
+  datasource?: { type?: string; uid?: string };
+  targets?: DashboardTarget[];
+  panels?: DashboardPanel[];
+}
+
+export interface Dashboard {
+  title: string;
+  uid: string;
+  schemaVersion: number;
+  panels: DashboardPanel[];
+  templating: { list: Array<{ name: string; type: string; query: unknown; datasource?: { type?: string; uid?: string } }> };
+}
+
+export function dashboard(): Dashboard {
+  return JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
+}
+
+/** Every panel, rows' nested panels included. */
+export function allPanels(board: Dashboard): DashboardPanel[] {
+  return board.panels.flatMap((panel) => [panel, ...(panel.panels ?? [])]);
+}
+
+/** A panel's PromQL as Prometheus gets it from Grafana with every variable at "All". */
+export function concreteExpr(expr: string): string {
+  return expr
+    .replace(/\$__rate_interval|\$\{__rate_interval\}/g, '1m')
+    .replace(/\$__interval|\$\{__interval\}/g, '15s')
+    .replace(/\$\{?(namespace|component|endpoint|instance)\}?/g, '.*');
+}
