@@ -94,6 +94,7 @@ export const RUNTIME_HEALTH_FAMILIES: ReadonlySet<string> = new Set([
 export interface DashboardTarget {
   refId: string;
   expr: string;
+  legendFormat?: string;
   datasource?: { type?: string; uid?: string };
 }
 
@@ -125,9 +126,9 @@ export function allPanels(board: Dashboard): DashboardPanel[] {
 }
 
 /** A panel's PromQL as Prometheus gets it from Grafana with every variable at "All". */
-export function concreteExpr(expr: string): string {
+export function concreteExpr(expr: string, rateInterval = '1m'): string {
   return expr
-    .replace(/\$__rate_interval|\$\{__rate_interval\}/g, '1m')
+    .replace(/\$__rate_interval|\$\{__rate_interval\}/g, rateInterval)
     .replace(/\$__interval|\$\{__interval\}/g, '15s')
     .replace(/\$\{?(namespace|component|endpoint|instance)\}?/g, '.*');
 }
