@@ -4,9 +4,12 @@
 //   node --import tsx scripts/consumer-test.ts [--node <path to a node binary>]... [--types-only]
 //
 // With no --node, the node running this script. For every Node version:
-//   esm       ES module app, embedded SDK, OTLP http/protobuf (exporter-metrics-otlp-proto installed)
-//   cjs       CommonJS app (`require`), embedded SDK, OTLP http/json (exporter-metrics-otlp-http)
-//   missing   the CommonJS app with OTLP over gRPC, whose exporter is not installed: a clear error
+//   esm       ES module app, embedded SDK, OTLP http/protobuf (exporter-metrics-otlp-proto installed),
+//             runtime health metrics (instrumentation-runtime-node and -host-metrics installed: on)
+//   cjs       CommonJS app (`require`), embedded SDK, OTLP http/json (exporter-metrics-otlp-http),
+//             no runtime health packages (runtime health off, nothing else changes)
+//   missing   the CommonJS app with OTLP over gRPC, whose exporter is not installed: a clear error;
+//             and with DYN_RUNTIME_METRICS=true, the runtime health packages not installed: the same
 //   sdk       an app with its own @opentelemetry/sdk-node started first: 0.223 (SDK 2.x) on Node 20,
 //             0.30x (SDK 3.x) on Node ≥ 22.15
 // and once, type-checking only: a TypeScript app under moduleResolution node16 and nodenext (as
@@ -114,7 +117,7 @@ interface Checked {
 }
 
 /** The exact values of one `hello consumer world` request, on /metrics and in the app's OTLP export. */
-function checkResult(label: string, result: Record<string, any>, receiver: Receiver, serviceName: string, loadedSuffix: string): void {
+function checkResult(label: string, result: Record<string, any>, receiver: Receiver, serviceName: string, loadedSuffix: string, runtimeHealth = false): void {
   assert.deepEqual(result['got'], ['hello', 'consumer', 'world'], `${label}: the streamed reply`);
   assert.ok(String(result['loaded']).endsWith(loadedSuffix), `${label}: loaded ${String(result['loaded'])}, expected …${loadedSuffix}`);
   const families = parseExposition(String(result['metrics']));
@@ -123,6 +126,10 @@ function checkResult(label: string, result: Record<string, any>, receiver: Recei
   assert.equal(scraped('dynamo_component_request_bytes_total'), REQUEST_BYTES, `${label}: /metrics request bytes`);
   assert.equal(scraped('dynamo_component_inflight_requests'), 0, `${label}: /metrics in-flight`);
   assert.equal(scraped('dynamo_component_errors_total', { ...ATTRS, error_type: 'generate' }), 0, `${label}: /metrics generate errors`);
+  // Runtime health: on exactly when its packages are installed (embedded SDK, default settings).
+  for (const family of ['nodejs_eventloop_utilization', 'process_cpu_time_total', 'v8js_memory_heap_used']) {
+    assert.equal(families.has(family), runtimeHealth, `${label}: ${family} on /metrics`);
+  }
   const responseBytes = scraped('dynamo_component_response_bytes_total');
   const exports = receiver.exports.filter((e) => e.resource['service.name'] === serviceName);
   assert.ok(exports.length >= 1, `${label}: no OTLP export from ${serviceName}`);
@@ -168,11 +175,14 @@ async function main(): Promise<void> {
         checked.push({ app, node: node.version, sdkMetrics: installedVersion(dir, '@opentelemetry/sdk-metrics'), api: installedVersion(dir, '@opentelemetry/api') });
       };
 
-      const esm = makeApp(base, `${tag}-esm`, 'module', { ...self, '@opentelemetry/exporter-metrics-otlp-proto': sdk3 ? '^0.301.0' : '^0.223.0' }, ['app.mjs', 'exercise.cjs']);
+      const runtimeHealth = sdk3
+        ? { '@opentelemetry/instrumentation-runtime-node': '^0.37.0', '@opentelemetry/instrumentation-host-metrics': '^0.7.0' }
+        : { '@opentelemetry/instrumentation-runtime-node': '^0.36.1', '@opentelemetry/instrumentation-host-metrics': '^0.6.0' };
+      const esm = makeApp(base, `${tag}-esm`, 'module', { ...self, '@opentelemetry/exporter-metrics-otlp-proto': sdk3 ? '^0.301.0' : '^0.223.0', ...runtimeHealth }, ['app.mjs', 'exercise.cjs']);
       install(esm, node);
       assertSingleCopies(esm, node, `${tag}-esm`);
-      checkResult(`${tag}-esm`, await runApp(node, esm, 'app.mjs', env(`${tag}-esm`, 'http/protobuf')), receiver, `${tag}-esm`, '/dist/index.js');
-      done('esm, embedded SDK, OTLP http/protobuf', esm);
+      checkResult(`${tag}-esm`, await runApp(node, esm, 'app.mjs', env(`${tag}-esm`, 'http/protobuf')), receiver, `${tag}-esm`, '/dist/index.js', true);
+      done(`esm, embedded SDK, OTLP http/protobuf, runtime health (instrumentation-runtime-node ${installedVersion(esm, '@opentelemetry/instrumentation-runtime-node')})`, esm);
 
       const cjs = makeApp(base, `${tag}-cjs`, 'commonjs', { ...self, '@opentelemetry/exporter-metrics-otlp-http': sdk3 ? '^0.301.0' : '^0.223.0' }, ['app.cjs', 'exercise.cjs']);
       install(cjs, node);
@@ -185,6 +195,10 @@ async function main(): Promise<void> {
       assert.equal(missing['isDynamoError'], true);
       assert.match(String(missing['message']), /npm install @opentelemetry\/exporter-metrics-otlp-grpc @grpc\/grpc-js/);
       checked.push({ app: 'commonjs, OTLP grpc without its exporter: DYN_ERR_MISSING_PACKAGE', node: node.version, sdkMetrics: installedVersion(cjs, '@opentelemetry/sdk-metrics'), api: installedVersion(cjs, '@opentelemetry/api') });
+      const noHealth = await runApp(node, cjs, 'app.cjs', { ...env(`${tag}-missing-health`, 'http/json'), DYN_RUNTIME_METRICS: 'true', EXPECT_MISSING: '@opentelemetry/instrumentation-runtime-node' });
+      assert.equal(noHealth['code'], 'DYN_ERR_MISSING_PACKAGE', `${tag}-missing-health: ${JSON.stringify(noHealth)}`);
+      assert.match(String(noHealth['message']), /npm install @opentelemetry\/instrumentation-runtime-node @opentelemetry\/instrumentation-host-metrics/);
+      checked.push({ app: 'commonjs, DYN_RUNTIME_METRICS=true without its packages: DYN_ERR_MISSING_PACKAGE', node: node.version, sdkMetrics: installedVersion(cjs, '@opentelemetry/sdk-metrics'), api: installedVersion(cjs, '@opentelemetry/api') });
 
       // As an sdk-node app declares them: sdk-node and, for the reader and exporter it builds
       // itself, the sdk-metrics and exporter versions that sdk-node release pins.

@@ -1,5 +1,7 @@
 // A CommonJS application (`require`) on the embedded SDK. With `EXPECT_MISSING` set to a package
-// name, it checks instead that starting with OTLP on and that package absent is a clear error.
+// name, it checks instead that starting with that package absent (the OTLP exporter of the
+// protocol asked for, or the runtime health instrumentation with DYN_RUNTIME_METRICS=true) is a
+// clear error.
 const dynamo = require('dynamo-otel');
 const exercise = require('./exercise.cjs');
 
@@ -11,7 +13,7 @@ async function main() {
       console.log(JSON.stringify({ code: err.code, message: err.message, isDynamoError: err instanceof dynamo.DynamoError }));
       return;
     }
-    throw new Error('create() succeeded without the exporter package');
+    throw new Error(`create() succeeded without ${process.env.EXPECT_MISSING}`);
   }
   const result = await exercise(dynamo);
   console.log(JSON.stringify({ ...result, loaded: require.resolve('dynamo-otel') }));

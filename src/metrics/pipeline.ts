@@ -37,7 +37,7 @@ import { NatsConnectedMetric, UPTIME_NAMESPACE, Label, UptimeMetric } from './na
 import { createOtlpExporter, GuardedExporter } from './otlp-exporter.ts';
 import { PrometheusReader } from './prometheus-reader.ts';
 import { ExpositionFormat } from './prometheus-serializer.ts';
-import { startRuntimeHealth } from './runtime-health.ts';
+import { startRuntimeHealth, type RuntimeHealthModules } from './runtime-health.ts';
 import { RuntimeMetricProducer } from './runtime-producer.ts';
 import { shapeScopes } from './scope-shape.ts';
 
@@ -51,11 +51,6 @@ export interface MetricsPipelineOptions {
   prometheusReader?: PrometheusReader | undefined;
   /** OTLP push settings (from env), for the runtime's own provider when no `meterProvider` is given. */
   otlp?: OtlpConfig | undefined;
-  /**
-   * Runtime health metrics (see runtime-health.ts) on the provider in use. Default: on for the
-   * embedded provider; off with the application's, which owns its process metrics.
-   */
-  runtimeMetrics?: boolean | undefined;
   /** How long a stopped endpoint's series stay exported, with their last values, ms. Default 60000. */
   stoppedRetentionMs?: number;
   logger: Logger;
@@ -90,6 +85,7 @@ export class MetricsPipeline {
   private readonly served = new Map<string, Served>();
   /** Undoes what the runtime itself registered: uptime on the application's provider, runtime health on the provider in use. */
   private readonly unregister: Array<() => void> = [];
+  private runtimeHealth = false;
   /** The SDK limit our readers give the instrument being created (see `withInstrumentLimit`). */
   private instrumentLimit: number | undefined;
   private closed = false;
@@ -150,7 +146,13 @@ export class MetricsPipeline {
     };
     uptime(this.home.getMeter('dynamo', VERSION));
     if (this.externalProvider !== undefined) this.unregister.push(uptime(this.externalProvider.getMeter('dynamo', VERSION)));
-    if (options.runtimeMetrics ?? !this.external) this.unregister.push(startRuntimeHealth(this.meterProvider));
+  }
+
+  /** Registers the runtime health instrumentations on the provider in use (once; see runtime-health.ts). */
+  startRuntimeHealth(modules: RuntimeHealthModules): void {
+    if (this.runtimeHealth || this.closed) return;
+    this.runtimeHealth = true;
+    this.unregister.push(startRuntimeHealth(this.meterProvider, modules));
   }
 
   /**

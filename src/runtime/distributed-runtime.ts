@@ -18,6 +18,7 @@ import { createLogger, type Logger, type LogLevel, type LogSink } from '../loggi
 import { CustomMetricsRegistry } from '../metrics/custom-metrics.ts';
 import { loadOtlpExporter } from '../metrics/otlp-exporter.ts';
 import { MetricsPipeline, type MetricsPipelineOptions } from '../metrics/pipeline.ts';
+import { loadRuntimeHealth, missingRuntimeHealth, RUNTIME_HEALTH_PACKAGES, type RuntimeHealthModules } from '../metrics/runtime-health.ts';
 import type { PrometheusReader } from '../metrics/prometheus-reader.ts';
 import { healthReport, NatsState, type HealthReport } from '../system/health.ts';
 import { SystemStatusServer } from '../system/status-server.ts';
@@ -65,9 +66,11 @@ export interface DistributedRuntimeOptions {
   durationBuckets?: readonly number[];
   /**
    * Runtime health metrics — event-loop delay and utilization, V8 heap, GC, process CPU and memory —
-   * from OpenTelemetry's `instrumentation-runtime-node` and `instrumentation-host-metrics`, on the
-   * provider in use (see docs/metrics.md). Default: `DYN_RUNTIME_METRICS`, else on with the embedded
-   * SDK and off with your own `meterProvider` (your process metrics are yours to set up).
+   * from OpenTelemetry's `instrumentation-runtime-node` and `instrumentation-host-metrics` (optional
+   * peer dependencies), on the provider in use, from `start()` (see docs/metrics.md). Default:
+   * `DYN_RUNTIME_METRICS`, else on with the embedded SDK when both packages are installed, and off
+   * with your own `meterProvider` (your process metrics are yours to set up). `true` without the
+   * packages fails the start with `DYN_ERR_MISSING_PACKAGE`.
    */
   runtimeMetrics?: boolean;
   /** NATS connection options (credentials, token, TLS…), or `false` to run without a request plane (metrics only). Servers default to `NATS_SERVER`. */
@@ -163,7 +166,6 @@ export class DistributedRuntime {
       meterProvider: options.meterProvider,
       otlp: this.config.otlp,
       prometheusReader: options.prometheusReader,
-      runtimeMetrics: this.config.runtimeMetrics,
       ...(options.stoppedEndpointRetentionMs === undefined ? {} : { stoppedRetentionMs: options.stoppedEndpointRetentionMs }),
       logger: this.logger,
       startMark: this.startMark,
@@ -243,6 +245,7 @@ export class DistributedRuntime {
         await loadOtlpExporter(otlp.protocol);
         this.otlpLoaded = true;
       }
+      const runtimeHealth = await this.loadRuntimeHealth();
       if (this.natsOptions !== false && this.transport === undefined) {
         this.transport = await NatsTransport.connect(this.config.natsServers, this.natsOptions, this.logger, `dynamo-${this.instanceId}`);
       }
@@ -258,7 +261,8 @@ export class DistributedRuntime {
         this.statusServer = server;
       }
       // Last: from here on the OTLP reader's timer runs, and nothing after this can fail.
-      this.pipeline();
+      const pipeline = this.pipeline();
+      if (runtimeHealth !== undefined) pipeline.startRuntimeHealth(runtimeHealth);
     } catch (err) {
       await this.releaseStarted();
       throw err;
@@ -267,6 +271,22 @@ export class DistributedRuntime {
       this.signalsInstalled = true;
       handleShutdownSignals(this);
     }
+  }
+
+  /**
+   * The runtime health instrumentations, when this runtime wants them: asked for (option or
+   * `DYN_RUNTIME_METRICS`), or by default with the embedded SDK. Asked for and not installed is a
+   * start error; by default and not installed, they are left out (said once, at info).
+   */
+  private async loadRuntimeHealth(): Promise<RuntimeHealthModules | undefined> {
+    const asked = this.config.runtimeMetrics;
+    if (!(asked ?? this.pipelineOptions.meterProvider === undefined)) return undefined;
+    const modules = await loadRuntimeHealth();
+    if (modules === undefined) {
+      if (asked === true) throw missingRuntimeHealth();
+      this.logger.info(`runtime health metrics are off: npm install ${RUNTIME_HEALTH_PACKAGES.join(' ')} to have them`);
+    }
+    return modules;
   }
 
   /** After a failed start: closes the status server and NATS. The pipeline is built last, so it never needs releasing here. */

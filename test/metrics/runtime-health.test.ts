@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import type { Meter, MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { DistributedRuntime, DynamoError, ErrorCode, PrometheusReader } from '../../src/index.ts';
-import { startRuntimeHealth } from '../../src/metrics/runtime-health.ts';
+import { loadRuntimeHealth, startRuntimeHealth } from '../../src/metrics/runtime-health.ts';
 import { parseExposition, type Family } from '../helpers/exposition.ts';
 import { promtoolCheck } from '../helpers/tools.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -112,7 +112,7 @@ describe('runtime health metrics', () => {
       { env: { DYN_RUNTIME_METRICS: '0' }, option: true, expected: RUNTIME_NAMES },
     ];
     for (const { env, option, expected } of cases) {
-      const rt = new DistributedRuntime({ env, nats: false, handleSignals: false, logSink: () => {}, ...(option === undefined ? {} : { runtimeMetrics: option }) });
+      const rt = await DistributedRuntime.create({ env, nats: false, handleSignals: false, logSink: () => {}, ...(option === undefined ? {} : { runtimeMetrics: option }) });
       try {
         assert.equal(rt.config.runtimeMetrics, option ?? false);
         const families = expected.length === 0 ? parseExposition(await rt.metricsText()) : (await fullExposition(() => rt.metricsText())).families;
@@ -172,10 +172,12 @@ describe('runtime health metrics', () => {
         }) as Meter;
       },
     };
-    const stopFirst = startRuntimeHealth(counting);
+    const modules = await loadRuntimeHealth();
+    assert.ok(modules !== undefined, 'the packages are installed (devDependencies)');
+    const stopFirst = startRuntimeHealth(counting, modules);
     const once = [...created].sort();
     assert.ok(once.includes('nodejs.eventloop.utilization') && once.includes('process.cpu.time'), once.join());
-    const stopSecond = startRuntimeHealth(counting);
+    const stopSecond = startRuntimeHealth(counting, modules);
     assert.deepEqual([...created].sort(), once, 'the second runtime created no instrument');
     stopFirst();
     stopFirst();
