@@ -89,8 +89,8 @@ const registrations = new WeakMap<MeterProvider, Registration>();
 export function startRuntimeHealth(provider: MeterProvider, modules: RuntimeHealthModules): () => void {
   let registration = registrations.get(provider);
   if (registration === undefined) {
-    // Created disabled, pointed at the provider, then enabled: enabled at construction they would
-    // first create their instruments on the global provider.
+    // Created disabled, then enabled once pointed at the provider: nothing samples or registers
+    // anywhere before it has the provider it belongs to.
     const runtime = new modules.runtimeNode.RuntimeNodeInstrumentation({ enabled: false });
     const process = new modules.hostMetrics.HostMetricsInstrumentation({ enabled: false, metricGroups: [...PROCESS_METRIC_GROUPS] });
     for (const instrumentation of [runtime, process]) {

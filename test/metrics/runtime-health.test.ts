@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { describe, it } from 'node:test';
-import type { Meter, MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
+import { metrics, type Meter, type MeterProvider as ApiMeterProvider } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { DistributedRuntime, DynamoError, ErrorCode, PrometheusReader } from '../../src/index.ts';
 import { loadRuntimeHealth, startRuntimeHealth } from '../../src/metrics/runtime-health.ts';
@@ -150,6 +150,21 @@ describe('runtime health metrics', () => {
     await asked.shutdown();
     await frozen(() => reader.scrape());
     await provider.shutdown();
+  });
+
+  it("go to the embedded runtime's own provider, never to a global one the application registered", async () => {
+    const globalReader = new PrometheusReader();
+    const globalProvider = new MeterProvider({ readers: [globalReader] });
+    assert.equal(metrics.setGlobalMeterProvider(globalProvider), true);
+    const rt = await DistributedRuntime.create({ env: {}, nats: false, handleSignals: false, logSink: () => {} });
+    try {
+      assert.deepEqual(runtimeFamilies((await fullExposition(() => rt.metricsText())).families), RUNTIME_NAMES);
+      assert.deepEqual([...parseExposition(await globalReader.scrape()).keys()], ['target_info']);
+    } finally {
+      await rt.shutdown();
+      metrics.disable();
+      await globalProvider.shutdown();
+    }
   });
 
   it('register once per provider, however many runtimes use it, until the last one stops', async () => {
