@@ -1,7 +1,7 @@
 /** Shared by the benchmarks: machine description, statistics and the comparison table. */
 import { cpus, totalmem } from 'node:os';
 import type { Meter } from '@opentelemetry/api';
-import { DEFAULT_DURATION_BUCKETS, EndpointMetric } from '../src/metrics/names.ts';
+import { DEFAULT_DURATION_BUCKETS, DEFAULT_INTER_RESPONSE_BUCKETS, EndpointMetric } from '../src/metrics/names.ts';
 
 export function machine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
@@ -70,7 +70,7 @@ export async function timed(work: () => Promise<unknown>): Promise<{ ms: number;
   return { ms, blockedMs: Math.max(maxGap, performance.now() - last) };
 }
 
-/** The six automatic instruments made the stock way, on one meter: the comparison baseline. */
+/** The automatic endpoint instruments made the stock way, on one meter: the comparison baseline. */
 export function stockInstruments(meter: Meter) {
   const opts = (spec: { help: string; unit: string }) => ({ description: spec.help, unit: spec.unit });
   return {
@@ -80,5 +80,9 @@ export function stockInstruments(meter: Meter) {
     errors: meter.createCounter(EndpointMetric.errors.name, opts(EndpointMetric.errors)),
     inflight: meter.createUpDownCounter(EndpointMetric.inflight.name, opts(EndpointMetric.inflight)),
     duration: meter.createHistogram(EndpointMetric.duration.name, { ...opts(EndpointMetric.duration), advice: { explicitBucketBoundaries: [...DEFAULT_DURATION_BUCKETS] } }),
+    responses: meter.createCounter(EndpointMetric.responses.name, opts(EndpointMetric.responses)),
+    cancellations: meter.createCounter(EndpointMetric.cancellations.name, opts(EndpointMetric.cancellations)),
+    firstResponse: meter.createHistogram(EndpointMetric.firstResponse.name, { ...opts(EndpointMetric.firstResponse), advice: { explicitBucketBoundaries: [...DEFAULT_DURATION_BUCKETS] } }),
+    interResponse: meter.createHistogram(EndpointMetric.interResponse.name, { ...opts(EndpointMetric.interResponse), advice: { explicitBucketBoundaries: [...DEFAULT_INTER_RESPONSE_BUCKETS] } }),
   };
 }

@@ -9,7 +9,7 @@ import client from 'prom-client';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { createLogger } from '../src/logging/logger.ts';
 import { EndpointRecorder } from '../src/metrics/endpoint-recorder.ts';
-import { DEFAULT_DURATION_BUCKETS, EndpointMetric, type ErrorType } from '../src/metrics/names.ts';
+import { DEFAULT_DURATION_BUCKETS, DEFAULT_INTER_RESPONSE_BUCKETS, EndpointMetric, type ErrorType } from '../src/metrics/names.ts';
 import { EndpointServer, type RequestObserver } from '../src/transport/endpoint-server.ts';
 import { endpointSubject } from '../src/transport/protocol.ts';
 import { trace } from '@opentelemetry/api';
@@ -26,7 +26,11 @@ class Bare implements RequestObserver {
     return 0;
   }
   responsePublished(): void {}
+  dataPublished(): number {
+    return 0;
+  }
   error(): void {}
+  cancelled(): void {}
   requestEnded(): void {}
 }
 
@@ -37,7 +41,7 @@ class Reader extends MetricReader {
 
 function otel(): RequestObserver {
   const meter = new MeterProvider({ readers: [new Reader()] }).getMeter('bench');
-  const { requests, requestBytes: inBytes, responseBytes: outBytes, errors, inflight, duration } = stockInstruments(meter);
+  const { requests, requestBytes: inBytes, responseBytes: outBytes, errors, inflight, duration, responses, cancellations, firstResponse, interResponse } = stockInstruments(meter);
   return {
     requestStarted(bytes) {
       served++;
@@ -49,8 +53,17 @@ function otel(): RequestObserver {
     responsePublished(bytes) {
       outBytes.add(bytes, attrs);
     },
+    dataPublished(since, first) {
+      const t = performance.now();
+      responses.add(1, attrs);
+      (first ? firstResponse : interResponse).record((t - since) / 1000, attrs);
+      return t;
+    },
     error(type: ErrorType) {
       errors.add(1, { ...attrs, error_type: type });
+    },
+    cancelled(reason) {
+      cancellations.add(1, { ...attrs, reason });
     },
     requestEnded(mark) {
       inflight.add(-1, attrs);
@@ -70,6 +83,10 @@ function prom(): RequestObserver {
   const errors = new client.Counter({ name: EndpointMetric.errors.name, help: 'x', labelNames: [...labelNames, 'error_type'], registers: [registry] });
   const inflight = new client.Gauge({ name: EndpointMetric.inflight.name, help: 'x', labelNames, registers: [registry] }).labels(...values);
   const duration = new client.Histogram({ name: EndpointMetric.duration.name, help: 'x', labelNames, buckets: [...DEFAULT_DURATION_BUCKETS], registers: [registry] }).labels(...values);
+  const responses = c(EndpointMetric.responses.name);
+  const cancellations = new client.Counter({ name: EndpointMetric.cancellations.name, help: 'x', labelNames: [...labelNames, 'reason'], registers: [registry] });
+  const firstResponse = new client.Histogram({ name: EndpointMetric.firstResponse.name, help: 'x', labelNames, buckets: [...DEFAULT_DURATION_BUCKETS], registers: [registry] }).labels(...values);
+  const interResponse = new client.Histogram({ name: EndpointMetric.interResponse.name, help: 'x', labelNames, buckets: [...DEFAULT_INTER_RESPONSE_BUCKETS], registers: [registry] }).labels(...values);
   return {
     requestStarted(bytes) {
       served++;
@@ -81,8 +98,17 @@ function prom(): RequestObserver {
     responsePublished(bytes) {
       outBytes.inc(bytes);
     },
+    dataPublished(since, first) {
+      const t = performance.now();
+      responses.inc();
+      (first ? firstResponse : interResponse).observe((t - since) / 1000);
+      return t;
+    },
     error(type: ErrorType) {
       errors.inc({ ...attrs, error_type: type });
+    },
+    cancelled(reason) {
+      cancellations.inc({ ...attrs, reason });
     },
     requestEnded(mark) {
       inflight.dec();

@@ -1,48 +1,47 @@
 /**
- * The endpoint metrics through the plain `@opentelemetry/api`, for a provider we do not own:
+ * The automatic metrics through the plain `@opentelemetry/api`, for a provider we do not own:
  * counters and up-down counters are observable instruments reading the recorder's numbers at
- * collection time (one batch callback per endpoint), the histogram is a real one fed by the
- * recorder. Derived from the one table of automatic metrics (names.ts): names, units,
+ * collection time (one batch callback per recorder), each histogram is a real one fed by the
+ * recorder. Derived from the recorder's table (names.ts, client-names.ts): names, units,
  * descriptions, attributes and buckets are those of every other rendering.
  */
 import type { BatchObservableCallback, Meter, Observable } from '@opentelemetry/api';
-import type { EndpointRecorder } from './endpoint-recorder.ts';
-import { AUTOMATIC_METRICS, AutomaticType, type AutomaticMetric } from './names.ts';
+import type { HistogramRecorder } from './histogram-recorder.ts';
+import { AutomaticType, type AutomaticMetric, type MetricsRecorder } from './names.ts';
 
-/** Registers endpoint `r` on `meter`; returns what unregisters it (the histogram's series stay: the API cannot remove a synchronous instrument). */
-export function bridgeToApi(meter: Meter, r: EndpointRecorder): () => void {
-  const observed: Array<[AutomaticMetric, Observable]> = [];
-  let sink: ((seconds: number) => void) | undefined;
-  for (const metric of AUTOMATIC_METRICS) {
+/** Registers recorder `r` on `meter`; returns what unregisters it (the histograms' series stay: the API cannot remove a synchronous instrument). */
+export function bridgeToApi(meter: Meter, r: MetricsRecorder): () => void {
+  const observed: Array<[AutomaticMetric<MetricsRecorder>, Observable]> = [];
+  const sinks: Array<[HistogramRecorder, (seconds: number) => void]> = [];
+  for (const metric of r.table as readonly AutomaticMetric<MetricsRecorder>[]) {
     const options = { description: metric.help, unit: metric.unit };
-    switch (metric.type) {
-      case AutomaticType.Histogram: {
-        const histogram = meter.createHistogram(metric.name, { ...options, advice: { explicitBucketBoundaries: Array.from(r.bounds) } });
-        const attributes = r.attributes;
-        sink = (seconds) => histogram.record(seconds, attributes);
-        break;
-      }
-      case AutomaticType.UpDownCounter:
-        observed.push([metric, meter.createObservableUpDownCounter(metric.name, options)]);
-        break;
-      default:
-        observed.push([metric, meter.createObservableCounter(metric.name, options)]);
+    if (metric.histogram !== undefined) {
+      const recorder = metric.histogram(r);
+      const histogram = meter.createHistogram(metric.name, { ...options, advice: { explicitBucketBoundaries: Array.from(recorder.bounds) } });
+      const attributes = r.attributes;
+      sinks.push([recorder, (seconds) => histogram.record(seconds, attributes)]);
+    } else if (metric.type === AutomaticType.UpDownCounter) {
+      observed.push([metric, meter.createObservableUpDownCounter(metric.name, options)]);
+    } else {
+      observed.push([metric, meter.createObservableCounter(metric.name, options)]);
     }
   }
   const observables = observed.map(([, instrument]) => instrument);
   const callback: BatchObservableCallback = (result) => {
     for (const [metric, instrument] of observed) {
-      if (metric.perErrorType === true) {
-        for (let i = 0; i < r.errors.length; i++) result.observe(instrument, r.errors[i]!, r.errorAttributes[i]!);
+      if (metric.labelled !== undefined) {
+        const counts = metric.labelled.counts(r);
+        const attributes = r.seriesAttributes(metric as AutomaticMetric<never>);
+        for (let i = 0; i < counts.length; i++) result.observe(instrument, counts[i]!, attributes[i]!);
       } else {
         result.observe(instrument, metric.read!(r), r.attributes);
       }
     }
   };
   meter.addBatchObservableCallback(callback, observables);
-  r.durationSink = sink;
+  for (const [recorder, sink] of sinks) recorder.sink = sink;
   return () => {
     meter.removeBatchObservableCallback(callback, observables);
-    if (r.durationSink === sink) r.durationSink = undefined;
+    for (const [recorder, sink] of sinks) if (recorder.sink === sink) recorder.sink = undefined;
   };
 }

@@ -1,47 +1,46 @@
 /**
- * The automatic endpoint metrics rendered straight into Prometheus text — the /metrics fast path.
- * It reads the same recorder numbers the `EndpointMetricsProducer` gives OTLP and other readers,
- * with the same names, label rendering and number format as the general serializer (a test holds
- * the two outputs equal), but builds no OpenTelemetry data objects:
+ * The automatic metrics (every endpoint's, every caller's) rendered straight into Prometheus text —
+ * the /metrics fast path. It reads the same recorder numbers the `EndpointMetricsProducer` gives
+ * OTLP and other readers, with the same names, label rendering and number format as the general
+ * serializer (a test holds the two outputs equal), but builds no OpenTelemetry data objects:
  *
- * - at the start of a scrape every endpoint's numbers are copied into one array: the scrape is one
- *   point in time even though rendering yields to the event loop between chunks;
- * - each endpoint's label strings are rendered once, the first time it is scraped;
+ * - at the start of a scrape every recorder's numbers are copied into one array per table: the
+ *   scrape is one point in time even though rendering yields to the event loop between chunks;
+ * - each recorder's label strings are rendered once, the first time it is scraped;
  * - each family streams out in chunks of a few hundred endpoints, so neither a giant string nor a
  *   long event-loop block is ever needed.
  */
 import type { EndpointRegistry } from './endpoint-producer.ts';
-import type { EndpointRecorder } from './endpoint-recorder.ts';
 import type { Exemplar } from './exemplars.ts';
-import { AUTOMATIC_METRICS, AutomaticType, type AutomaticMetric, type MetricSpec } from './names.ts';
+import { AutomaticType, type AutomaticMetric, type MetricsRecorder } from './names.ts';
 import { exemplarSuffix, ExpositionFormat, formatNumber, joinLabels, renderLabels, scopeLabels, type PromType, type StreamedFamily } from './prometheus-serializer.ts';
+import { layoutOf, readInto } from './recorder-layout.ts';
 
 interface Rendered {
   /** `{labels}` */
   readonly braces: string;
   /** `{labels,` — completed by an `le="…"}` fragment */
   readonly open: string;
-  readonly le: readonly string[];
-  /** `{labels}` of each `error_type` series: `error_type` sorts among the user's labels, so each is rendered whole. */
-  readonly errors: readonly string[];
+  /**
+   * Per metric in table order: a histogram's `le="…"}` fragments, a labelled counter's `{labels}`
+   * per value (its label sorts among the user's labels, so each is rendered whole), else nothing.
+   */
+  readonly parts: readonly (readonly string[])[];
+  /** Per metric in table order: its offset in the recorder's slice of the snapshot. */
+  readonly slots: Uint32Array;
 }
 
-/** Endpoints per chunk: between chunks the event loop gets a turn. */
+/** Recorders per chunk: between chunks the event loop gets a turn. */
 const CHUNK = 200;
 
-// Snapshot layout per endpoint, from its offset: the scalars (each automatic metric's `read`, in
-// table order), the duration sum, then errors, then buckets.
-const SCALARS: readonly AutomaticMetric[] = AUTOMATIC_METRICS.filter((m) => m.read !== undefined);
-const SUM = SCALARS.length;
-const ERRORS = SUM + 1;
-
+/** The recorders of one table (endpoints, or callers), one point in time. */
 interface Snapshot {
-  /** Each endpoint's label strings, by snapshot index. */
+  /** Each recorder's label strings, by snapshot index. */
   readonly rendered: readonly Rendered[];
   readonly count: number;
   readonly values: Float64Array;
   readonly offsets: Uint32Array;
-  /** Each endpoint's duration exemplars, by snapshot index (undefined: none recorded). */
+  /** Each recorder's exemplars of the table's one histogram that keeps them (the duration), by snapshot index (undefined: none recorded). */
   readonly exemplars: ReadonlyArray<ReadonlyArray<Exemplar | undefined> | undefined>;
 }
 
@@ -51,8 +50,8 @@ type Line = (snap: Snapshot, i: number, rendered: Rendered, om: boolean) => stri
 export class EndpointExposition {
   private readonly registry: EndpointRegistry;
   private readonly withScopeLabels: boolean;
-  private readonly rendered = new WeakMap<EndpointRecorder, Rendered>();
-  /** `le="…"}` fragments, shared by endpoints with the same buckets. */
+  private readonly rendered = new WeakMap<MetricsRecorder, Rendered>();
+  /** `le="…"}` fragments, shared by histograms with the same buckets. */
   private readonly leCache = new Map<string, readonly string[]>();
 
   constructor(registry: EndpointRegistry, withScopeLabels: boolean) {
@@ -62,35 +61,27 @@ export class EndpointExposition {
 
   /** Takes the snapshot now; the returned families render from it. */
   families(): StreamedFamily[] {
-    const entries = this.registry.entries;
-    if (entries.length === 0) return [];
-    const snap = this.snapshot();
-    const family = (spec: MetricSpec, type: PromType, line: Line): StreamedFamily => ({
-      name: spec.name,
-      type,
-      help: spec.help,
-      chunks: (format) => this.chunks(snap, line, format === ExpositionFormat.OpenMetrics),
-    });
-    return AUTOMATIC_METRICS.map((metric) => {
-      if (metric.type === AutomaticType.Histogram) return family(metric, 'histogram', histogramLines(metric.name));
-      if (metric.perErrorType === true) return family(metric, 'counter', errorLines(metric.name));
-      const slot = SCALARS.indexOf(metric);
-      const name = metric.name;
-      return family(metric, metric.type === AutomaticType.Counter ? 'counter' : 'gauge', (s, i, r) => `${name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + slot]!)}\n`);
-    });
+    const out: StreamedFamily[] = [];
+    for (const [table, entries] of this.registry.byTable()) {
+      const withExemplars = table.find((metric) => metric.exemplars !== undefined);
+      const snap = this.snapshot(entries, withExemplars);
+      table.forEach((metric, k) => {
+        const line = lineOf(metric, k, metric === withExemplars);
+        const type: PromType = metric.type === AutomaticType.Histogram ? 'histogram' : metric.type === AutomaticType.Counter ? 'counter' : 'gauge';
+        out.push({ name: metric.name, type, help: metric.help, chunks: (format) => this.chunks(snap, line, format === ExpositionFormat.OpenMetrics) });
+      });
+    }
+    return out;
   }
 
-  private snapshot(): Snapshot {
-    const entries = this.registry.entries;
+  private snapshot(entries: ReturnType<EndpointRegistry['byTable']> extends Map<unknown, infer E> ? E : never, withExemplars: AutomaticMetric<never> | undefined): Snapshot {
     const count = entries.length;
     const offsets = new Uint32Array(count + 1);
-    for (let i = 0; i < count; i++) {
-      const r = entries[i]!.recorder;
-      offsets[i + 1] = offsets[i]! + ERRORS + r.errors.length + r.bucketCounts.length;
-    }
+    for (let i = 0; i < count; i++) offsets[i + 1] = offsets[i]! + layoutOf(entries[i]!.recorder).size;
     const values = new Float64Array(offsets[count]!);
     const rendered: Rendered[] = new Array(count);
     const exemplars: Array<ReadonlyArray<Exemplar | undefined> | undefined> = new Array(count);
+    const exemplarsOf = withExemplars as AutomaticMetric<MetricsRecorder> | undefined;
     for (let i = 0; i < count; i++) {
       const { scope, recorder: r } = entries[i]!;
       let labels = this.rendered.get(r);
@@ -99,12 +90,8 @@ export class EndpointExposition {
         this.rendered.set(r, labels);
       }
       rendered[i] = labels;
-      const o = offsets[i]!;
-      for (let k = 0; k < SCALARS.length; k++) values[o + k] = SCALARS[k]!.read!(r);
-      values[o + SUM] = r.durationSum;
-      values.set(r.errors, o + ERRORS);
-      values.set(r.bucketCounts, o + ERRORS + r.errors.length);
-      exemplars[i] = r.durationExemplars.snapshot();
+      readInto(r, layoutOf(r), values, offsets[i]!);
+      exemplars[i] = exemplarsOf?.exemplars?.(r).snapshot();
     }
     return { rendered, count, values, offsets, exemplars };
   }
@@ -120,47 +107,64 @@ export class EndpointExposition {
     }
   }
 
-  private prepare(r: EndpointRecorder, scoped: string): Rendered {
+  private prepare(r: MetricsRecorder, scoped: string): Rendered {
     const labels = joinLabels(renderLabels(r.attributes), scoped);
-    const key = Array.from(r.bounds).join(',');
-    let le = this.leCache.get(key);
-    if (le === undefined) {
-      le = [...Array.from(r.bounds, (b) => `le="${formatNumber(b)}"}`), 'le="+Inf"}'];
-      this.leCache.set(key, le);
-    }
+    const table = r.table as readonly AutomaticMetric<MetricsRecorder>[];
+    const parts = table.map((metric): readonly string[] => {
+      if (metric.histogram !== undefined) return this.leOf(metric.histogram(r).bounds);
+      if (metric.labelled !== undefined) return r.seriesAttributes(metric as AutomaticMetric<never>).map((a) => `{${joinLabels(renderLabels(a), scoped)}}`);
+      return [];
+    });
     return {
       braces: labels === '' ? '' : `{${labels}}`,
       open: labels === '' ? '{' : `{${labels},`,
-      le,
-      errors: r.errorAttributes.map((a) => `{${joinLabels(renderLabels(a), scoped)}}`),
+      parts,
+      slots: layoutOf(r).slots,
     };
+  }
+
+  private leOf(bounds: Float64Array): readonly string[] {
+    const key = Array.from(bounds).join(',');
+    let le = this.leCache.get(key);
+    if (le === undefined) {
+      le = [...Array.from(bounds, (b) => `le="${formatNumber(b)}"}`), 'le="+Inf"}'];
+      this.leCache.set(key, le);
+    }
+    return le;
   }
 }
 
-function errorLines(name: string): Line {
-  return (s, i, r) => {
-    const o = s.offsets[i]! + ERRORS;
-    let out = '';
-    for (let k = 0; k < r.errors.length; k++) out += `${name}${r.errors[k]} ${formatNumber(s.values[o + k]!)}\n`;
-    return out;
-  };
+function lineOf(metric: AutomaticMetric<never>, k: number, withExemplars: boolean): Line {
+  const name = metric.name;
+  if (metric.type === AutomaticType.Histogram) return histogramLines(name, k, withExemplars);
+  if (metric.labelled !== undefined) {
+    return (s, i, r) => {
+      const o = s.offsets[i]! + r.slots[k]!;
+      const series = r.parts[k]!;
+      let out = '';
+      for (let v = 0; v < series.length; v++) out += `${name}${series[v]} ${formatNumber(s.values[o + v]!)}\n`;
+      return out;
+    };
+  }
+  return (s, i, r) => `${name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + r.slots[k]!]!)}\n`;
 }
 
-function histogramLines(name: string): Line {
+function histogramLines(name: string, k: number, withExemplars: boolean): Line {
   const bucket = `${name}_bucket`;
   const sum = `${name}_sum`;
   const count = `${name}_count`;
   return (s, i, r, om) => {
-    const o = s.offsets[i]! + ERRORS + r.errors.length;
-    const exemplars = om ? s.exemplars[i] : undefined;
+    const o = s.offsets[i]! + r.slots[k]!;
+    const le = r.parts[k]!;
+    const exemplars = om && withExemplars ? s.exemplars[i] : undefined;
     let out = '';
     let cumulative = 0;
-    for (let k = 0; k < r.le.length; k++) {
-      cumulative += s.values[o + k]!;
-      const e = exemplars?.[k];
-      // The exemplar of the (non-cumulative) bucket k lies within this line's bounds: (le[k-1], le[k]].
-      out += `${bucket}${r.open}${r.le[k]} ${formatNumber(cumulative)}${e === undefined ? '' : exemplarSuffix(e.traceId, e.spanId, e.value, e.timeMs)}\n`;
+    for (let b = 0; b < le.length; b++) {
+      cumulative += s.values[o + b]!;
+      const e = exemplars?.[b];
+      // The exemplar of the (non-cumulative) bucket b lies within this line's bounds: (le[b-1], le[b]].
+      out += `${bucket}${r.open}${le[b]} ${formatNumber(cumulative)}${e === undefined ? '' : exemplarSuffix(e.traceId, e.spanId, e.value, e.timeMs)}\n`;
     }
-    return `${out}${sum}${r.braces} ${formatNumber(s.values[s.offsets[i]! + SUM]!)}\n${count}${r.braces} ${formatNumber(cumulative)}\n`;
+    return `${out}${sum}${r.braces} ${formatNumber(s.values[o + le.length]!)}\n${count}${r.braces} ${formatNumber(cumulative)}\n`;
   };
 }

@@ -1,8 +1,9 @@
 /**
- * Turns every serving endpoint's `EndpointRecorder` into standard OpenTelemetry metric data.
- * It is an SDK `MetricProducer`: any `MetricReader` built with `metricProducers: [producer]`
- * (our Prometheus reader, a PeriodicExportingMetricReader for OTLP, a user's reader) receives
- * the automatic endpoint metrics, one instrumentation scope per endpoint.
+ * Turns every serving endpoint's `EndpointRecorder` (and every called endpoint's
+ * `ClientRecorder`) into standard OpenTelemetry metric data. It is an SDK `MetricProducer`: any
+ * `MetricReader` built with `metricProducers: [producer]` (our Prometheus reader, a
+ * PeriodicExportingMetricReader for OTLP, a user's reader) receives the automatic metrics, one
+ * instrumentation scope per endpoint (and one per called endpoint).
  */
 import { ValueType, type HrTime } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
@@ -19,47 +20,64 @@ import {
   type MetricProducer,
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { EndpointRecorder } from './endpoint-recorder.ts';
-import { AUTOMATIC_METRICS, AutomaticType, type AutomaticMetric } from './names.ts';
+import { AUTOMATIC_METRICS, AutomaticType, type AutomaticMetric, type MetricsRecorder } from './names.ts';
+import { layoutOf, snapshotOf } from './recorder-layout.ts';
 
 interface Registered {
   readonly scope: InstrumentationScope;
-  readonly recorder: EndpointRecorder;
+  readonly recorder: MetricsRecorder;
 }
 
-/** The endpoints whose automatic metrics are exported, shared by every producer of a runtime. */
+type Table = readonly AutomaticMetric<never>[];
+
+/** The recorders whose automatic metrics are exported (endpoints' and callers'), shared by every producer of a runtime. */
 export class EndpointRegistry {
   /** Replaced, never mutated: a collection that took it keeps a consistent list. */
   entries: readonly Registered[] = [];
+  private grouped: { of: readonly Registered[]; by: Map<Table, Registered[]> } | undefined;
 
   /** Starts exporting `recorder` under `scope`; its series appear, at 0, from the next collection. */
-  add(scope: InstrumentationScope, recorder: EndpointRecorder): void {
+  add(scope: InstrumentationScope, recorder: MetricsRecorder): void {
     if (this.entries.some((e) => e.recorder === recorder)) return;
     this.entries = [...this.entries, { scope, recorder }];
   }
 
   /** Stops exporting `recorder`: from the next collection on, no reader sees its series. */
-  remove(recorder: EndpointRecorder): void {
+  remove(recorder: MetricsRecorder): void {
     this.entries = this.entries.filter((e) => e.recorder !== recorder);
+  }
+
+  /**
+   * The entries by table — the endpoints' first, then the callers' — each family of a table
+   * rendered once for all of its recorders. Recomputed only when the entries change.
+   */
+  byTable(): Map<Table, Registered[]> {
+    const entries = this.entries;
+    if (this.grouped?.of !== entries) {
+      const by = new Map<Table, Registered[]>([[AUTOMATIC_METRICS as Table, []]]);
+      for (const entry of entries) {
+        let list = by.get(entry.recorder.table);
+        if (list === undefined) by.set(entry.recorder.table, (list = []));
+        list.push(entry);
+      }
+      for (const [table, list] of by) if (list.length === 0) by.delete(table);
+      this.grouped = { of: entries, by };
+    }
+    return this.grouped.by;
   }
 }
 
-/** `delta` (and `lowmemory`, which is the same for these instruments) reports counters and the histogram as differences since the last collection; in-flight stays cumulative, as OpenTelemetry prescribes for up-down counters. */
+/** `delta` (and `lowmemory`, which is the same for these instruments) reports counters and histograms as differences since the last collection; up-down counters stay cumulative, as OpenTelemetry prescribes. */
 export type ProducerTemporality = 'cumulative' | 'delta';
 
 interface Snapshot {
   time: HrTime;
-  /** `read` of each automatic metric that has one, in table order. */
-  scalars: Float64Array;
-  errors: Float64Array;
-  buckets: Float64Array;
-  sum: number;
-  count: number;
+  values: Float64Array;
 }
 
 const EMPTY_RESOURCE = resourceFromAttributes({});
 
-/** Endpoints turned into metric data between yields to the event loop. */
+/** Recorders turned into metric data between yields to the event loop. */
 const COLLECT_CHUNK = 100;
 
 /**
@@ -69,7 +87,7 @@ const COLLECT_CHUNK = 100;
 export class EndpointMetricsProducer implements MetricProducer {
   private readonly registry: EndpointRegistry;
   private readonly temporality: ProducerTemporality;
-  private readonly last = new WeakMap<EndpointRecorder, Snapshot>();
+  private readonly last = new WeakMap<MetricsRecorder, Snapshot>();
 
   constructor(registry: EndpointRegistry, temporality: ProducerTemporality = 'cumulative') {
     this.registry = registry;
@@ -78,81 +96,64 @@ export class EndpointMetricsProducer implements MetricProducer {
 
   async collect(): Promise<CollectionResult> {
     const endTime = hrTime();
-    const entries = this.registry.entries;
+    const entries = [...this.registry.byTable().values()].flat();
     const scopeMetrics: ScopeMetrics[] = new Array(entries.length);
     for (let i = 0; i < entries.length; i++) {
-      // Collection is asynchronous anyway: give the event loop a turn every few hundred endpoints.
+      // Collection is asynchronous anyway: give the event loop a turn every few hundred recorders.
       if (i > 0 && i % COLLECT_CHUNK === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const { scope, recorder } = entries[i]!;
-      scopeMetrics[i] = { scope, metrics: this.temporality === 'cumulative' ? recorderMetrics(recorder, endTime) : this.deltaMetrics(recorder, endTime) };
+      scopeMetrics[i] = { scope, metrics: this.metricsOf(recorder, endTime) };
     }
     // The reader keeps the SDK's resource; this one is never used.
     return { resourceMetrics: { resource: EMPTY_RESOURCE, scopeMetrics }, errors: [] };
   }
 
-  private deltaMetrics(r: EndpointRecorder, endTime: HrTime): MetricData[] {
+  private metricsOf(r: MetricsRecorder, endTime: HrTime): MetricData[] {
+    const values = snapshotOf(r);
+    if (this.temporality === 'cumulative') return metricsOf(r, endTime, r.startTime, AggregationTemporality.CUMULATIVE, values, true);
     const prev = this.last.get(r);
-    const now: Snapshot = {
-      time: endTime,
-      scalars: Float64Array.from(SCALARS, (m) => m.read!(r)),
-      errors: Float64Array.from(r.errors),
-      buckets: Float64Array.from(r.bucketCounts),
-      sum: r.durationSum,
-      count: r.durationCount,
-    };
-    this.last.set(r, now);
-    const startTime = prev?.time ?? r.startTime;
+    this.last.set(r, { time: endTime, values });
+    const delta = prev === undefined ? values : values.map((v, i) => v - prev.values[i]!);
     // min/max are unknown for an interval: only the cumulative form carries them.
-    return metricsOf(r, endTime, {
-      startTime,
-      temporality: AggregationTemporality.DELTA,
-      scalar: (m) => now.scalars[SCALARS.indexOf(m)]! - (prev?.scalars[SCALARS.indexOf(m)] ?? 0),
-      error: (i) => now.errors[i]! - (prev?.errors[i] ?? 0),
-      histogram: () => ({
-        buckets: { boundaries: boundariesOf(r), counts: Array.from(now.buckets, (v, i) => v - (prev?.buckets[i] ?? 0)) },
-        sum: now.sum - (prev?.sum ?? 0),
-        count: now.count - (prev?.count ?? 0),
-      }),
-    });
+    return metricsOf(r, endTime, prev?.time ?? r.startTime, AggregationTemporality.DELTA, delta, false);
   }
 }
 
-/** The automatic metrics read as one number each, in table order (delta snapshots keep them so). */
-const SCALARS: readonly AutomaticMetric[] = AUTOMATIC_METRICS.filter((m) => m.read !== undefined);
-
-interface Reading {
-  startTime: HrTime;
-  temporality: AggregationTemporality;
-  scalar: (metric: AutomaticMetric) => number;
-  error: (index: number) => number;
-  histogram: () => Histogram;
-}
-
-/** One endpoint's automatic metrics as OTel data, one `MetricData` per entry of the table. */
-function metricsOf(r: EndpointRecorder, endTime: HrTime, reading: Reading): MetricData[] {
-  const { startTime, temporality } = reading;
+/** One recorder's automatic metrics as OTel data, one `MetricData` per entry of its table, from `values` in its layout. */
+function metricsOf(r: MetricsRecorder, endTime: HrTime, startTime: HrTime, temporality: AggregationTemporality, values: Float64Array, withMinMax: boolean): MetricData[] {
   const attributes = r.attributes;
-  return AUTOMATIC_METRICS.map((metric): MetricData => {
+  const slots = layoutOf(r).slots;
+  const table = r.table as readonly AutomaticMetric<MetricsRecorder>[];
+  return table.map((metric, k): MetricData => {
     const descriptor = descriptorOf(metric);
-    switch (metric.type) {
-      case AutomaticType.Histogram:
-        return { descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.HISTOGRAM, dataPoints: [{ startTime, endTime, attributes, value: reading.histogram() }] };
-      case AutomaticType.UpDownCounter:
-        // Up-down counters stay cumulative whatever the reader's temporality, as OpenTelemetry prescribes.
-        return sum(descriptor, false, [{ startTime: r.startTime, endTime, attributes, value: metric.read!(r) }], AggregationTemporality.CUMULATIVE);
-      default: {
-        const dataPoints: DataPoint<number>[] = metric.perErrorType === true
-          ? Array.from(r.errorAttributes, (errorAttributes, i) => ({ startTime, endTime, attributes: errorAttributes, value: reading.error(i) }))
-          : [{ startTime, endTime, attributes, value: reading.scalar(metric) }];
-        return sum(descriptor, true, dataPoints, temporality);
-      }
+    const o = slots[k]!;
+    if (metric.histogram !== undefined) {
+      const h = metric.histogram(r);
+      const n = h.counts.length;
+      const counts = Array.from(values.subarray(o, o + n));
+      const count = counts.reduce((a, b) => a + b, 0);
+      const value: Histogram = {
+        buckets: { boundaries: boundariesOf(h.bounds), counts },
+        sum: values[o + n]!,
+        count,
+        ...(withMinMax && count > 0 ? { min: h.min, max: h.max } : {}),
+      };
+      return { descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.HISTOGRAM, dataPoints: [{ startTime, endTime, attributes, value }] };
     }
+    if (metric.type === AutomaticType.UpDownCounter) {
+      // Up-down counters stay cumulative whatever the reader's temporality, as OpenTelemetry prescribes.
+      return sum(descriptor, false, [{ startTime: r.startTime, endTime, attributes, value: metric.read!(r) }], AggregationTemporality.CUMULATIVE);
+    }
+    const dataPoints: DataPoint<number>[] = metric.labelled !== undefined
+      ? r.seriesAttributes(metric as AutomaticMetric<never>).map((seriesAttributes, v) => ({ startTime, endTime, attributes: seriesAttributes, value: values[o + v]! }))
+      : [{ startTime, endTime, attributes, value: values[o]! }];
+    return sum(descriptor, true, dataPoints, temporality);
   });
 }
 
-const descriptors = new Map<AutomaticMetric, MetricDescriptor>();
+const descriptors = new Map<AutomaticMetric<never>, MetricDescriptor>();
 
-function descriptorOf(metric: AutomaticMetric): MetricDescriptor {
+function descriptorOf(metric: AutomaticMetric<never>): MetricDescriptor {
   let d = descriptors.get(metric);
   if (d === undefined) {
     d = { name: metric.name, description: metric.help, unit: metric.unit, valueType: metric.type === AutomaticType.Histogram ? ValueType.DOUBLE : ValueType.INT };
@@ -165,30 +166,14 @@ function sum(descriptor: MetricDescriptor, isMonotonic: boolean, dataPoints: Dat
   return { descriptor, aggregationTemporality, dataPointType: DataPointType.SUM, isMonotonic, dataPoints };
 }
 
-function recorderMetrics(r: EndpointRecorder, endTime: HrTime): MetricData[] {
-  const count = r.durationCount;
-  return metricsOf(r, endTime, {
-    startTime: r.startTime,
-    temporality: AggregationTemporality.CUMULATIVE,
-    scalar: (m) => m.read!(r),
-    error: (i) => r.errors[i]!,
-    histogram: () => ({
-      buckets: { boundaries: boundariesOf(r), counts: Array.from(r.bucketCounts) },
-      sum: r.durationSum,
-      count,
-      ...(count > 0 ? { min: r.durationMin, max: r.durationMax } : {}),
-    }),
-  });
-}
+const boundaries = new WeakMap<Float64Array, number[]>();
 
-const boundaries = new WeakMap<EndpointRecorder, number[]>();
-
-/** The bucket bounds never change: one array per endpoint, shared by every collection. */
-function boundariesOf(r: EndpointRecorder): number[] {
-  let b = boundaries.get(r);
+/** Bucket bounds never change: one array per histogram, shared by every collection. */
+function boundariesOf(bounds: Float64Array): number[] {
+  let b = boundaries.get(bounds);
   if (b === undefined) {
-    b = Array.from(r.bounds);
-    boundaries.set(r, b);
+    b = Array.from(bounds);
+    boundaries.set(bounds, b);
   }
   return b;
 }

@@ -1,6 +1,6 @@
 /**
  * The hot path. One `EndpointRecorder` per endpoint holds its automatic metrics as plain numbers;
- * recording a request is a handful of additions and one short bucket scan — no attribute hashing,
+ * recording a request is a handful of additions and short bucket scans — no attribute hashing,
  * no map lookup, no allocation. OpenTelemetry reads these numbers at collection time through
  * `EndpointMetricsProducer` (a standard SDK `MetricProducer`), so the data still leaves as
  * ordinary OTel metric data to every reader: Prometheus pull and OTLP push alike.
@@ -9,65 +9,82 @@ import type { Attributes, HrTime } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
 import type { Logger } from '../logging/logger.ts';
 import { BucketExemplars, type ExemplarTrace } from './exemplars.ts';
-import { ERROR_TYPES, ErrorType, Label } from './names.ts';
+import { HistogramRecorder } from './histogram-recorder.ts';
+import { AUTOMATIC_METRICS, CANCEL_REASONS, CancelReason, DEFAULT_INTER_RESPONSE_BUCKETS, ERROR_TYPES, EndpointMetric, ErrorType, type AutomaticMetric, type MetricsRecorder } from './names.ts';
+import { bindSeriesAttributes } from './series-attributes.ts';
 
 const ERROR_INDEX: Readonly<Record<ErrorType, number>> = Object.freeze(
   Object.fromEntries(ERROR_TYPES.map((t, i) => [t, i])) as Record<ErrorType, number>,
+);
+const REASON_INDEX: Readonly<Record<CancelReason, number>> = Object.freeze(
+  Object.fromEntries(CANCEL_REASONS.map((t, i) => [t, i])) as Record<CancelReason, number>,
 );
 
 const now = (): number => performance.now();
 /** `performance.timeOrigin` is a getter: read once, exemplar timestamps are then one addition. */
 const TIME_ORIGIN = performance.timeOrigin;
 
+/** Histogram buckets of an endpoint beyond the duration's. */
+export interface EndpointRecorderBuckets {
+  /** Time-to-first-response buckets. Default: the duration buckets. */
+  firstResponse?: readonly number[] | undefined;
+  /** Inter-response gap buckets. Default `DEFAULT_INTER_RESPONSE_BUCKETS`. */
+  interResponse?: readonly number[] | undefined;
+}
+
 /** One endpoint's automatic metrics as plain numbers, updated on the request path and read at collection. */
-export class EndpointRecorder {
+export class EndpointRecorder implements MetricsRecorder {
+  readonly table: readonly AutomaticMetric<EndpointRecorder>[] = AUTOMATIC_METRICS;
   /** `dynamo_namespace`, `dynamo_component`, `dynamo_endpoint` and the user's constant labels. */
   readonly attributes: Attributes;
-  /** One frozen attribute set per `error_type`, in `ERROR_TYPES` order. */
-  readonly errorAttributes: readonly Attributes[];
-  /** The duration histogram's bucket upper bounds, in seconds. */
-  readonly bounds: Float64Array;
-  /** Non-cumulative, `bounds.length + 1` buckets, the last one is +Inf. */
-  readonly bucketCounts: Float64Array;
+  /** `dynamo_component_request_duration_seconds`. */
+  readonly duration: HistogramRecorder;
+  /** `dynamo_component_time_to_first_response_seconds`. */
+  readonly firstResponse: HistogramRecorder;
+  /** `dynamo_component_inter_response_seconds`. */
+  readonly interResponse: HistogramRecorder;
+  /** The duration histogram's exemplars: per bucket, the last request whose span was sampled. */
+  readonly durationExemplars: BucketExemplars;
   /** `dynamo_component_errors_total` by `error_type`, in `ERROR_TYPES` order. */
   readonly errors: Float64Array = new Float64Array(ERROR_TYPES.length);
+  /** `dynamo_component_cancellation_total` by `reason`, in `CANCEL_REASONS` order. */
+  readonly cancellations: Float64Array = new Float64Array(CANCEL_REASONS.length);
   /** `dynamo_component_requests_total`. */
   requests = 0;
   /** `dynamo_component_request_bytes_total`. */
   requestBytes = 0;
   /** `dynamo_component_response_bytes_total`. */
   responseBytes = 0;
+  /** `dynamo_component_responses_total`: data messages published. */
+  responses = 0;
   /** `dynamo_component_inflight_requests`. */
   inflight = 0;
   /** `dynamo_component_concurrency_limit`: the endpoint's `maxConcurrency`, 0 for none. */
   concurrencyLimit = 0;
   /** `dynamo_component_rejected_requests_total`: refused at the concurrency limit. */
   rejected = 0;
-  /** The duration histogram's sum, in seconds. */
-  durationSum = 0;
-  /** The duration histogram's count. */
-  durationCount = 0;
-  /** The shortest duration recorded, in seconds. */
-  durationMin = Infinity;
-  /** The longest duration recorded, in seconds. */
-  durationMax = -Infinity;
-  /** The duration histogram's exemplars: per bucket, the last request whose span was sampled. */
-  readonly durationExemplars: BucketExemplars;
-  /** Also receives every duration, when the metrics go through a provider we do not own (see api-bridge.ts). */
-  durationSink: ((seconds: number) => void) | undefined = undefined;
   /** Start of the cumulative series, set when the endpoint starts serving. */
   startTime: HrTime = hrTime();
+  private readonly series: Map<AutomaticMetric<never>, readonly Attributes[]>;
   private readonly logger: Logger;
 
-  constructor(attributes: Attributes, buckets: readonly number[], logger: Logger) {
+  constructor(attributes: Attributes, buckets: readonly number[], logger: Logger, more: EndpointRecorderBuckets = {}) {
     this.attributes = Object.freeze({ ...attributes });
-    this.errorAttributes = Object.freeze(
-      ERROR_TYPES.map((type) => Object.freeze({ ...attributes, [Label.ErrorType]: type })),
-    );
-    this.bounds = Float64Array.from(buckets);
-    this.bucketCounts = new Float64Array(buckets.length + 1);
+    this.series = bindSeriesAttributes(this.table, this.attributes);
+    this.duration = new HistogramRecorder(buckets);
     this.durationExemplars = new BucketExemplars(buckets.length + 1);
+    this.firstResponse = new HistogramRecorder(more.firstResponse ?? buckets);
+    this.interResponse = new HistogramRecorder(more.interResponse ?? DEFAULT_INTER_RESPONSE_BUCKETS);
     this.logger = logger;
+  }
+
+  seriesAttributes(metric: AutomaticMetric<never>): readonly Attributes[] {
+    return this.series.get(metric) ?? [];
+  }
+
+  /** One frozen attribute set per `error_type`, in `ERROR_TYPES` order. */
+  get errorAttributes(): readonly Attributes[] {
+    return this.seriesAttributes(EndpointMetric.errors);
   }
 
   /** A request was taken off the wire. Returns the start mark to hand back to `requestEnded`. */
@@ -83,6 +100,19 @@ export class EndpointRecorder {
     this.responseBytes += bytes;
   }
 
+  /**
+   * A data message was published. `since` is the request's start mark for its first data message,
+   * else the mark this returned for the previous one: one clock read serves both the time to first
+   * response and the gap. Returns this message's mark.
+   */
+  dataPublished(since: number, first: boolean): number {
+    const t = now();
+    this.responses++;
+    if (first) this.firstResponse.observe((t - since) / 1000);
+    else this.interResponse.observe((t - since) / 1000);
+    return t;
+  }
+
   /** Counts one error of `type`. */
   error(type: ErrorType): void {
     const index = ERROR_INDEX[type];
@@ -93,9 +123,20 @@ export class EndpointRecorder {
     this.errors[index]!++;
   }
 
+  /** A request ended early for `reason`: never also an error. */
+  cancelled(reason: CancelReason): void {
+    const index = REASON_INDEX[reason];
+    if (index === undefined) {
+      this.logger.once(`cancel-reason:${String(reason)}`, 'warn', 'unknown cancellation reason dropped', { reason: String(reason) });
+      return;
+    }
+    this.cancellations[index]!++;
+  }
+
   /**
-   * The request is over (last response or error published). The caller calls this exactly once
-   * per `requestStarted`; the guard keeps in-flight from going negative if that is ever broken.
+   * The request is over (last response or error published); `trace`: its span, when sampled. The
+   * caller calls this exactly once per `requestStarted`; the guard keeps in-flight from going
+   * negative if that is ever broken.
    */
   requestEnded(startMark: number, trace?: ExemplarTrace): void {
     if (this.inflight <= 0) {
@@ -105,7 +146,7 @@ export class EndpointRecorder {
     this.inflight--;
     const end = now();
     const seconds = (end - startMark) / 1000;
-    const bucket = this.observeDuration(seconds);
+    const bucket = this.duration.observe(seconds);
     // A sampled request leaves its trace in the bucket it was counted in; the rest pay nothing.
     if (trace !== undefined) this.durationExemplars.offer(bucket, seconds, TIME_ORIGIN + end, trace);
   }
@@ -115,24 +156,48 @@ export class EndpointRecorder {
     this.rejected++;
   }
 
-  /** Records one duration in seconds into the histogram; returns the index of the bucket it was counted in. */
+  /** Records one duration in seconds into the duration histogram; returns the index of the bucket it was counted in. */
   observeDuration(seconds: number): number {
-    if (!(seconds >= 0)) seconds = 0; // NaN or a clock step backwards: count it, in the first bucket
-    const bounds = this.bounds;
-    const n = bounds.length;
-    let i = 0;
-    while (i < n && seconds > bounds[i]!) i++;
-    this.bucketCounts[i]!++;
-    this.durationSum += seconds;
-    this.durationCount++;
-    if (seconds < this.durationMin) this.durationMin = seconds;
-    if (seconds > this.durationMax) this.durationMax = seconds;
-    if (this.durationSink !== undefined) this.durationSink(seconds);
-    return i;
+    return this.duration.observe(seconds);
   }
 
   /** The errors of `type` counted so far. */
   errorCount(type: ErrorType): number {
     return this.errors[ERROR_INDEX[type]] ?? 0;
+  }
+
+  /** The cancellations for `reason` counted so far. */
+  cancellationCount(reason: CancelReason): number {
+    return this.cancellations[REASON_INDEX[reason]] ?? 0;
+  }
+
+  /** The duration histogram's bucket upper bounds, in seconds. */
+  get bounds(): Float64Array {
+    return this.duration.bounds;
+  }
+
+  /** The duration histogram's non-cumulative bucket counts, the last one +Inf. */
+  get bucketCounts(): Float64Array {
+    return this.duration.counts;
+  }
+
+  /** The duration histogram's sum, in seconds. */
+  get durationSum(): number {
+    return this.duration.sum;
+  }
+
+  /** The duration histogram's count. */
+  get durationCount(): number {
+    return this.duration.count;
+  }
+
+  /** The shortest duration recorded, in seconds. */
+  get durationMin(): number {
+    return this.duration.min;
+  }
+
+  /** The longest duration recorded, in seconds. */
+  get durationMax(): number {
+    return this.duration.max;
   }
 }

@@ -25,7 +25,14 @@ import { CANCELLED, ServedStream } from './served-stream.ts';
 export interface RequestObserver {
   requestStarted(requestBytes: number): number;
   responsePublished(bytes: number): void;
+  /**
+   * A data message was published: `since` is the request's start mark for its first one, else the
+   * mark returned for the previous one. Returns this message's mark (one clock read serves both).
+   */
+  dataPublished(since: number, first: boolean): number;
   error(type: ErrorType): void;
+  /** The request ended early for `reason` (its requester cancelled, stalled, or shutdown's grace ended): never also an `error`. */
+  cancelled(reason: CancellationReason): void;
   /** `sampled`: the request's span, when it is sampled (the duration histogram keeps it as an exemplar). */
   requestEnded(startMark: number, sampled?: TraceIds): void;
   /** A valid request refused because the endpoint serves `maxConcurrency` already: not a request served, not an error. */
@@ -241,7 +248,9 @@ export class EndpointServer<TEndpoint> {
 
   private async run(stream: ServedStream<TEndpoint>, request: unknown, mark: number, traced: ServerRequestTrace | undefined): Promise<void> {
     let iterator: AsyncIterator<unknown, unknown> | undefined;
+    const observer = this.options.observer;
     let count = 0;
+    let last = mark;
     let final: unknown;
     let failed: RequestOutcome | undefined;
     try {
@@ -267,11 +276,13 @@ export class EndpointServer<TEndpoint> {
           if (count > 0 && count % TURN_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
           if (stream.cancelled) break;
           this.out.publishData(stream.reply, step.value, count);
+          last = observer.dataPublished(last, count === 0);
           stream.sent = ++count;
           if (count === 1) traced?.firstResponse();
         }
       } else if (!stream.cancelled && out !== undefined) {
         this.out.publishData(stream.reply, out, 0);
+        observer.dataPublished(mark, true);
         count = 1;
         traced?.firstResponse();
       }
@@ -315,14 +326,15 @@ export class EndpointServer<TEndpoint> {
 
   /**
    * Ends a stream the server gives up on — or its requester cancelled — with a terminal message,
-   * so whoever reads it is told at once instead of waiting out a timeout. Shutting down while a
-   * stream still runs counts as a `generate` error; a cancellation is never an `error_type`.
+   * so whoever reads it is told at once instead of waiting out a timeout. Counted once, as a
+   * cancellation for `reason`, never as an `error_type`: from here on `run()` sees the stream
+   * cancelled and counts no error for it, whatever the handler or a publish does.
    */
   private end(stream: ServedStream<TEndpoint>, type: string, message: string, reason: CancellationReason): void {
     if (stream.cancelled) return;
     stream.ctx.cancellation = reason;
     stream.cancel(type);
-    if (type === RemoteErrorType.ShuttingDown) this.options.observer.error(ErrorType.Generate);
+    this.options.observer.cancelled(reason);
     this.out.publishError(stream.reply, type, message, this.active.size - 1);
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { DistributedRuntime, ErrorCode, RemoteError, DynamoError } from '../../src/index.ts';
+import { CANCEL_REASONS, DistributedRuntime, ERROR_TYPES, ErrorCode, RemoteError, DynamoError } from '../../src/index.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { exportedValue, startHttpReceiver, type Export, type Receiver } from '../helpers/otlp-receiver.ts';
 import { scrapeEndpoint, STATUS_SERVER_ENV } from '../helpers/scrape.ts';
@@ -77,7 +77,7 @@ describe('graceful shutdown', () => {
     }
   });
 
-  it('aborts what outlives the grace period: the client gets shutting_down, counted as generate', async () => {
+  it('aborts what outlives the grace period: the client gets shutting_down, counted as a shutdown cancellation and no error', async () => {
     const { server, clientRt, port } = await startRuntimes({ shutdownGraceMs: 200 });
     try {
       const ep = server.namespace('ns').component('c').endpoint('stuck');
@@ -100,8 +100,11 @@ describe('graceful shutdown', () => {
       const last = finalExport(receiver);
       assert.equal(exportedValue(last, 'dynamo_component_requests_total', L).value, 1);
       assert.equal(exportedValue(last, 'dynamo_component_inflight_requests', L).value, 0);
-      assert.equal(exportedValue(last, 'dynamo_component_errors_total', { ...L, error_type: 'generate' }).value, 1);
+      for (const error_type of ERROR_TYPES) assert.equal(exportedValue(last, 'dynamo_component_errors_total', { ...L, error_type }).value, 0, error_type);
+      assert.deepEqual(CANCEL_REASONS.map((reason) => exportedValue(last, 'dynamo_component_cancellation_total', { ...L, reason }).value), [0, 0, 1]);
       assert.equal(exportedValue(last, 'dynamo_component_request_duration_seconds', L).count, 1);
+      assert.equal(exportedValue(last, 'dynamo_component_responses_total', L).value, 1);
+      assert.equal(exportedValue(last, 'dynamo_component_time_to_first_response_seconds', L).count, 1);
       await client.close();
     } finally {
       await clientRt.shutdown();

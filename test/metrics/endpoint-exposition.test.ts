@@ -56,7 +56,7 @@ describe('EndpointExposition (the /metrics fast path)', () => {
       for await (const chunk of serializer.chunks({ resource: resourceFromAttributes({}), scopeMetrics: [] }, new EndpointExposition(registry, false).families())) {
         for (const line of chunk.split('\n')) {
           const family = /^(dynamo_component_\w+?)(?:_bucket|_sum|_count)?\{.*dynamo_endpoint="e\d+"/.exec(line)?.[1];
-          if (family !== undefined && !line.includes('error_type') && !line.includes('le="')) turnsOf.set(family, [...(turnsOf.get(family) ?? []), turns.now]);
+          if (family !== undefined && !line.includes('error_type') && !line.includes('reason="') && !line.includes('le="')) turnsOf.set(family, [...(turnsOf.get(family) ?? []), turns.now]);
         }
         text += chunk;
       }
@@ -66,15 +66,18 @@ describe('EndpointExposition (the /metrics fast path)', () => {
     assert.deepEqual([...turnsOf.keys()].sort(), [
       'dynamo_component_concurrency_limit',
       'dynamo_component_inflight_requests',
+      'dynamo_component_inter_response_seconds',
       'dynamo_component_rejected_requests_total',
       'dynamo_component_request_bytes_total',
       'dynamo_component_request_duration_seconds',
       'dynamo_component_requests_total',
       'dynamo_component_response_bytes_total',
+      'dynamo_component_responses_total',
+      'dynamo_component_time_to_first_response_seconds',
     ]);
     for (const [family, turnOfEach] of turnsOf) {
       // `_sum` and `_count` lines: two per endpoint for the histogram
-      const perEndpoint = family === 'dynamo_component_request_duration_seconds' ? 2 : 1;
+      const perEndpoint = family.endsWith('_seconds') ? 2 : 1;
       assert.deepEqual(perTurn(turnOfEach), Array.from({ length: 6 }, () => 200 * perEndpoint), family);
     }
     assert.equal(text.split('\n').filter((l) => l.startsWith('dynamo_component_requests_total{')).length, 1200);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_DURATION_BUCKETS, DynamoError, ERROR_TYPES, EndpointMetric, ErrorCode, ErrorType } from '../../src/index.ts';
+import { CANCEL_REASONS, DEFAULT_DURATION_BUCKETS, DEFAULT_INTER_RESPONSE_BUCKETS, DynamoError, ERROR_TYPES, EndpointMetric, ErrorCode, ErrorType } from '../../src/index.ts';
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { promtoolCheck } from '../helpers/tools.ts';
 import { testRuntime } from '../helpers/runtime.ts';
@@ -52,8 +52,20 @@ describe('runtime exposition', () => {
         dynamo_component_inflight_requests: 'gauge',
         dynamo_component_concurrency_limit: 'gauge',
         dynamo_component_rejected_requests_total: 'counter',
+        dynamo_component_time_to_first_response_seconds: 'histogram',
+        dynamo_component_inter_response_seconds: 'histogram',
+        dynamo_component_responses_total: 'counter',
+        dynamo_component_cancellation_total: 'counter',
       },
     );
+    assert.deepEqual(
+      CANCEL_REASONS.map((reason) => v('dynamo_component_cancellation_total', { ...L, reason })),
+      [0, 0, 0],
+    );
+    const gaps = f.get('dynamo_component_inter_response_seconds')!.samples.filter((s) => s.name.endsWith('_bucket'));
+    assert.deepEqual(gaps.map((s) => s.labels['le']), [...DEFAULT_INTER_RESPONSE_BUCKETS.map(String), '+Inf']);
+    const firsts = f.get('dynamo_component_time_to_first_response_seconds')!.samples.filter((s) => s.name.endsWith('_bucket'));
+    assert.deepEqual(firsts.map((s) => s.labels['le']), [...DEFAULT_DURATION_BUCKETS.map(String), '+Inf']);
     const uptime = f.get('uptime_seconds')!;
     assert.equal(uptime.help, 'Total uptime of the DistributedRuntime in seconds');
     assert.deepEqual(uptime.samples.map((s) => s.labels), [{ dynamo_namespace: 'system_status_server' }]);
