@@ -38,6 +38,7 @@ export type {
 
 // Metric vocabulary, and /metrics with your own MeterProvider
 export { CANCEL_REASONS, CancelReason, DEFAULT_DURATION_BUCKETS, DEFAULT_INTER_RESPONSE_BUCKETS, ERROR_TYPES, EndpointMetric, ErrorType, UptimeMetric } from './metrics/names.ts';
+export type { LabelledSeries } from './metrics/names.ts';
 export { CLIENT_ERROR_TYPES, ClientErrorType, ClientMetric } from './metrics/client-names.ts';
 export { PrometheusReader } from './metrics/prometheus-reader.ts';
 export type { PrometheusReaderOptions } from './metrics/prometheus-reader.ts';

@@ -19,6 +19,7 @@ export interface EnvConfig {
   logLevel: LogLevel | undefined;
   natsServers: string[] | undefined;
   durationBuckets: number[] | undefined;
+  interResponseBuckets: number[] | undefined;
   maxConcurrency: number | undefined;
   /** `DYN_RUNTIME_METRICS`: runtime health metrics (event loop, heap, GC, CPU) on or off. */
   runtimeMetrics: boolean | undefined;
@@ -32,6 +33,7 @@ export function readEnvConfig(env: Env): EnvConfig {
     logLevel: parseLogLevel(env, 'DYN_LOG'),
     natsServers: parseUrlList(env, 'NATS_SERVER'),
     durationBuckets: parseBuckets(env, 'DYN_METRICS_DURATION_BUCKETS'),
+    interResponseBuckets: parseBuckets(env, 'DYN_METRICS_INTER_RESPONSE_BUCKETS'),
     maxConcurrency: parsePositiveInt(env, 'DYN_ENDPOINT_MAX_CONCURRENCY'),
     runtimeMetrics: parseBool(env, 'DYN_RUNTIME_METRICS'),
   };

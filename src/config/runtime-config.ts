@@ -5,7 +5,7 @@
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { LogLevel } from '../logging/logger.ts';
 import { validateBuckets } from '../metrics/buckets.ts';
-import { DEFAULT_DURATION_BUCKETS } from '../metrics/names.ts';
+import { DEFAULT_DURATION_BUCKETS, DEFAULT_INTER_RESPONSE_BUCKETS } from '../metrics/names.ts';
 import { DEFAULT_NATS_SERVER, DEFAULT_SYSTEM_HOST, DEFAULT_SYSTEM_PORT, readEnvConfig, type Env } from './env.ts';
 import { parseKeyValues, readOtlpConfig, type OtlpConfig } from './otlp-env.ts';
 
@@ -26,6 +26,8 @@ export interface ResolvedConfig {
   logLevel: LogLevel;
   natsServers: string[];
   durationBuckets: readonly number[];
+  /** Default inter-response gap buckets for every endpoint. */
+  interResponseBuckets: readonly number[];
   /** Default for every endpoint: requests served at once before the excess is refused as `overloaded`; undefined for no limit. */
   maxConcurrency: number | undefined;
   /**
@@ -45,6 +47,7 @@ export interface ConfigInput {
   system?: SystemServerOptions | undefined;
   logLevel?: LogLevel | undefined;
   durationBuckets?: readonly number[] | undefined;
+  interResponseBuckets?: readonly number[] | undefined;
   maxConcurrency?: number | undefined;
   runtimeMetrics?: boolean | undefined;
   serviceName?: string | undefined;
@@ -58,6 +61,7 @@ export function resolveConfig(input: ConfigInput): ResolvedConfig {
     throw new DynamoError(ErrorCode.InvalidOption, `system.port ${String(port)} is not valid: expected a whole number from 0 to 65535`);
   }
   const buckets = input.durationBuckets === undefined ? fromEnv.durationBuckets ?? DEFAULT_DURATION_BUCKETS : validateBuckets(input.durationBuckets, 'durationBuckets');
+  const gaps = input.interResponseBuckets === undefined ? fromEnv.interResponseBuckets ?? DEFAULT_INTER_RESPONSE_BUCKETS : validateBuckets(input.interResponseBuckets, 'interResponseBuckets');
   const fromResourceEnv = parseKeyValues(input.env, 'OTEL_RESOURCE_ATTRIBUTES');
   const serviceName = input.serviceName ?? nonEmpty(input.env['OTEL_SERVICE_NAME']) ?? fromResourceEnv['service.name'] ?? 'dynamo';
   return {
@@ -67,6 +71,7 @@ export function resolveConfig(input: ConfigInput): ResolvedConfig {
     logLevel: input.logLevel ?? fromEnv.logLevel ?? 'warn',
     natsServers: fromEnv.natsServers ?? [DEFAULT_NATS_SERVER],
     durationBuckets: Object.freeze([...buckets]),
+    interResponseBuckets: Object.freeze([...gaps]),
     maxConcurrency: validMaxConcurrency(input.maxConcurrency, 'maxConcurrency') ?? fromEnv.maxConcurrency,
     runtimeMetrics: validRuntimeMetrics(input.runtimeMetrics) ?? fromEnv.runtimeMetrics,
     serviceName,

@@ -6,7 +6,7 @@
  */
 import { ErrorCode } from '../errors.ts';
 import type { ClientRecorder } from './client-recorder.ts';
-import { AutomaticType, type AutomaticMetric } from './names.ts';
+import { AutomaticType, Label, labelledBy, type AutomaticMetric } from './names.ts';
 
 /**
  * How a request ended badly, as the caller saw it: the label `error_type` of
@@ -119,7 +119,7 @@ export const ClientMetric = {
     /** Prometheus `counter`, OpenTelemetry monotonic sum. */
     type: AutomaticType.Counter,
     /** One series per caller-side `error_type`, from the client recorder's `errors`. */
-    labelled: { label: 'error_type', values: CLIENT_ERROR_TYPES, counts: (r: ClientRecorder) => r.errors },
+    labelled: labelledBy(Label.ErrorType, CLIENT_ERROR_TYPES, (r: ClientRecorder) => r.errors),
   },
 } as const satisfies Record<string, AutomaticMetric<ClientRecorder>>;
 

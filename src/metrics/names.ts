@@ -60,6 +60,15 @@ export interface MetricsRecorder {
   startTime: HrTime;
 }
 
+/** The label names of the automatic metrics. */
+export const Label = {
+  Namespace: 'dynamo_namespace',
+  Component: 'dynamo_component',
+  Endpoint: 'dynamo_endpoint',
+  ErrorType: 'error_type',
+  Reason: 'reason',
+} as const;
+
 /** When each is counted is spelled out in docs/metrics.md. */
 export const ErrorType = {
   /** The request body cannot be decoded. */
@@ -79,6 +88,11 @@ export type ErrorType = (typeof ErrorType)[keyof typeof ErrorType];
 
 /** Every `error_type` value, in a fixed order. */
 export const ERROR_TYPES: readonly ErrorType[] = Object.freeze(Object.values(ErrorType));
+
+/** A labelled counter's series: `label` with each of `values`, counted in `counts(recorder)`. */
+export function labelledBy<R>(label: string, values: readonly string[], counts: (recorder: R) => Float64Array): LabelledSeries<R> {
+  return { label, values, counts };
+}
 
 /** Why a request ended early without an endpoint error: the label `reason` of `dynamo_component_cancellation_total`. */
 export const CancelReason = {
@@ -135,7 +149,7 @@ export const EndpointMetric = {
     /** Prometheus `counter`, OpenTelemetry monotonic sum. */
     type: AutomaticType.Counter,
     /** One series per `error_type`, from the endpoint recorder's `errors`. */
-    labelled: { label: 'error_type', values: ERROR_TYPES, counts: (r: EndpointRecorder) => r.errors },
+    labelled: labelledBy(Label.ErrorType, ERROR_TYPES, (r: EndpointRecorder) => r.errors),
   },
   /** From taking the request off the wire to publishing its last response. */
   duration: {
@@ -217,7 +231,7 @@ export const EndpointMetric = {
     /** Prometheus `counter`, OpenTelemetry monotonic sum. */
     type: AutomaticType.Counter,
     /** One series per `reason`, from the endpoint recorder's `cancellations`. */
-    labelled: { label: 'reason', values: CANCEL_REASONS, counts: (r: EndpointRecorder) => r.cancellations },
+    labelled: labelledBy(Label.Reason, CANCEL_REASONS, (r: EndpointRecorder) => r.cancellations),
   },
 } as const satisfies Record<string, AutomaticMetric<EndpointRecorder>>;
 
@@ -245,13 +259,6 @@ export const NatsConnectedMetric = {
 /** The label the uptime gauge carries, as in the seed. */
 export const UPTIME_NAMESPACE = 'system_status_server';
 
-export const Label = {
-  Namespace: 'dynamo_namespace',
-  Component: 'dynamo_component',
-  Endpoint: 'dynamo_endpoint',
-  ErrorType: 'error_type',
-  Reason: 'reason',
-} as const;
 
 /** Label names a user may not attach: they would shadow the hierarchy or break histograms. */
 export const RESERVED_LABELS: ReadonlySet<string> = new Set([

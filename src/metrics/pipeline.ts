@@ -30,6 +30,7 @@ import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { VERSION } from '../version.ts';
 import { EndpointMetricsProducer, EndpointRegistry } from './endpoint-producer.ts';
+import type { ClientRecorder } from './client-recorder.ts';
 import type { EndpointRecorder } from './endpoint-recorder.ts';
 import { bridgeToApi } from './api-bridge.ts';
 import { EndpointExposition } from './endpoint-exposition.ts';
@@ -198,6 +199,18 @@ export class MetricsPipeline {
       const unbridge = external === undefined ? undefined : bridgeToApi(external, recorder);
       this.served.set(scopeName, { recorder, unbridge, retiring: undefined });
     }
+  }
+
+  /**
+   * The first client of an endpoint was made: what the callers see of it is exported from the next
+   * collection, under its own scope (`…/client`), for as long as the runtime runs — a caller's
+   * history does not retire with an endpoint this runtime happens to serve.
+   */
+  addCaller(scopeName: string, recorder: ClientRecorder): void {
+    if (this.closed) return;
+    this.registry.add({ name: scopeName, version: VERSION }, recorder);
+    const external = this.externalMeter(scopeName);
+    if (external !== undefined) this.unregister.push(bridgeToApi(external, recorder));
   }
 
   /**

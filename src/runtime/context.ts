@@ -13,6 +13,8 @@ export interface RuntimeContext {
   readonly registry: CustomMetricsRegistry;
   /** Default duration buckets for endpoints (options, else env, else the package default). */
   readonly durationBuckets: readonly number[];
+  /** Default inter-response gap buckets for endpoints (options, else env, else the package default). */
+  readonly interResponseBuckets: readonly number[];
   readonly endpoints: Map<string, Endpoint>;
   readonly instanceId: string;
   /** Grace period for in-flight requests at shutdown, ms. */

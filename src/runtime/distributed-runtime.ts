@@ -73,6 +73,8 @@ export interface DistributedRuntimeOptions {
    * packages fails the start with `DYN_ERR_MISSING_PACKAGE`.
    */
   runtimeMetrics?: boolean;
+  /** Default inter-response gap buckets (seconds) for all endpoints. Default: `DYN_METRICS_INTER_RESPONSE_BUCKETS`, else `DEFAULT_INTER_RESPONSE_BUCKETS`. */
+  interResponseBuckets?: readonly number[];
   /** NATS connection options (credentials, token, TLS…), or `false` to run without a request plane (metrics only). Servers default to `NATS_SERVER`. */
   nats?: NatsOptions | false;
   /** How long shutdown waits for in-flight requests before aborting them, in ms. Default 10000. */
@@ -141,6 +143,7 @@ export class DistributedRuntime {
       system: options.system,
       logLevel: options.logLevel,
       durationBuckets: options.durationBuckets,
+      interResponseBuckets: options.interResponseBuckets,
       maxConcurrency: options.maxConcurrency,
       runtimeMetrics: options.runtimeMetrics,
       serviceName: options.serviceName,
@@ -186,6 +189,7 @@ export class DistributedRuntime {
         withInstrumentLimit: (limit, create) => this.pipeline().withInstrumentLimit(limit, create),
       }),
       durationBuckets: this.config.durationBuckets,
+      interResponseBuckets: this.config.interResponseBuckets,
       endpoints,
       instanceId: this.instanceId,
       shutdownGraceMs: graceMs,

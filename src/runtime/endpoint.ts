@@ -2,6 +2,7 @@ import { hrTime } from '@opentelemetry/core';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import { validateBuckets } from '../metrics/buckets.ts';
 import { validateLabelName } from '../metrics/custom-metrics.ts';
+import { ClientRecorder } from '../metrics/client-recorder.ts';
 import { EndpointRecorder } from '../metrics/endpoint-recorder.ts';
 import { Label } from '../metrics/names.ts';
 import type { Component } from './component.ts';
@@ -29,8 +30,10 @@ export interface ServeOptions {
 export interface EndpointOptions {
   /** Constant labels added to every series of this endpoint (automatic and custom). Default none. */
   labels?: Readonly<Record<string, string>>;
-  /** Duration histogram buckets in seconds. Default: `DYN_METRICS_DURATION_BUCKETS`, else the package default. */
+  /** Duration histogram buckets in seconds (also the time-to-first-response buckets, server and caller side). Default: `DYN_METRICS_DURATION_BUCKETS`, else the package default. */
   durationBuckets?: readonly number[];
+  /** Inter-response gap histogram buckets in seconds. Default: the runtime's `interResponseBuckets`, else `DYN_METRICS_INTER_RESPONSE_BUCKETS`, else `DEFAULT_INTER_RESPONSE_BUCKETS`. */
+  interResponseBuckets?: readonly number[];
 }
 
 /**
@@ -49,6 +52,8 @@ export class Endpoint extends MetricsNode {
   /** @internal The hot-path recording API the request plane calls; not part of the package's API. */
   readonly recorder: EndpointRecorder;
   private readonly optionsKey: string;
+  /** What this runtime's clients of the endpoint saw: made with the first client, shared by all of them. */
+  private callers: ClientRecorder | undefined;
   private metricsStarted = false;
   private servingState = false;
   private server: EndpointServer<Endpoint> | undefined;
@@ -66,6 +71,7 @@ export class Endpoint extends MetricsNode {
     validateName('endpoint', name);
     const labels = checkLabels(options.labels ?? {}, `endpoint ${name}`);
     const buckets = options.durationBuckets === undefined ? [...ctx.durationBuckets] : validateBuckets(options.durationBuckets, `endpoint ${name} durationBuckets`);
+    const gaps = options.interResponseBuckets === undefined ? [...ctx.interResponseBuckets] : validateBuckets(options.interResponseBuckets, `endpoint ${name} interResponseBuckets`);
     const namespace = component.namespace.name;
     super(ctx, [namespace, component.name, name], {
       ...labels,
@@ -77,8 +83,8 @@ export class Endpoint extends MetricsNode {
     this.component = component;
     this.path = `${namespace}/${component.name}/${name}`;
     this.subject = endpointSubject(namespace, component.name, name);
-    this.recorder = new EndpointRecorder(this.attributes, buckets, ctx.logger);
-    this.optionsKey = optionsKey(labels, buckets);
+    this.recorder = new EndpointRecorder(this.attributes, buckets, ctx.logger, { interResponse: gaps });
+    this.optionsKey = optionsKey(labels, buckets, gaps);
   }
 
   /** Whether the endpoint has ever started serving (its series are exported). */
@@ -192,7 +198,7 @@ export class Endpoint extends MetricsNode {
     const key = [options.router, options.timeoutMs, options.window, options.discoveryWindowMs].map(String).join('|');
     let shared = this.clients.get(key);
     if (shared === undefined) {
-      const client = new EndpointClient(this.ctx.nats(), this.subject, this.ctx.logger, options, clientTracer(this.ctx.tracerProvider, this.tracePath()));
+      const client = new EndpointClient(this.ctx.nats(), this.subject, this.ctx.logger, options, clientTracer(this.ctx.tracerProvider, this.tracePath()), this.callerMetrics());
       shared = client.start().then(() => client);
       this.clients.set(key, shared);
       shared.catch(() => this.clients.delete(key));
@@ -211,11 +217,25 @@ export class Endpoint extends MetricsNode {
     return { namespace: this.component.namespace.name, component: this.component.name, endpoint: this.name, subject: this.subject };
   }
 
+  /**
+   * The caller-side recorder of this endpoint, one per runtime: its `dynamo_client_*` series start
+   * being exported, at 0, when the first client of the endpoint is made — never for an endpoint
+   * nobody called. Its histograms use the endpoint's duration buckets.
+   */
+  private callerMetrics(): ClientRecorder {
+    if (this.callers === undefined) {
+      this.callers = new ClientRecorder(this.attributes, Array.from(this.recorder.duration.bounds), this.ctx.logger);
+      this.ctx.pipeline.addCaller(`${this.scopeName}/client`, this.callers);
+    }
+    return this.callers;
+  }
+
   /** @internal */
   assertSameOptions(options: EndpointOptions): void {
     const labels = checkLabels(options.labels ?? {}, `endpoint ${this.name}`);
     const buckets = options.durationBuckets === undefined ? [...this.ctx.durationBuckets] : validateBuckets(options.durationBuckets, `endpoint ${this.name}`);
-    if (optionsKey(labels, buckets) !== this.optionsKey) {
+    const gaps = options.interResponseBuckets === undefined ? [...this.ctx.interResponseBuckets] : validateBuckets(options.interResponseBuckets, `endpoint ${this.name}`);
+    if (optionsKey(labels, buckets, gaps) !== this.optionsKey) {
       throw new DynamoError(ErrorCode.EndpointConflict, `endpoint ${this.path} already exists with different labels or buckets`);
     }
   }
@@ -226,6 +246,8 @@ function checkLabels(labels: Readonly<Record<string, string>>, where: string): R
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(labels)) {
     validateLabelName(key, where);
+    // Every automatic series of the endpoint carries its constant labels, `dynamo_component_cancellation_total` among them.
+    if (key === Label.Reason) throw new DynamoError(ErrorCode.InvalidLabel, `${where}: label ${key} is reserved for dynamo_component_cancellation_total`);
     if (typeof value !== 'string') {
       throw new DynamoError(ErrorCode.InvalidLabel, `${where}: label ${key} must have a string value, got ${typeof value}`);
     }
@@ -234,6 +256,6 @@ function checkLabels(labels: Readonly<Record<string, string>>, where: string): R
   return out;
 }
 
-function optionsKey(labels: Record<string, string>, buckets: readonly number[]): string {
-  return JSON.stringify([Object.entries(labels).sort(), buckets]);
+function optionsKey(labels: Record<string, string>, buckets: readonly number[], gaps: readonly number[]): string {
+  return JSON.stringify([Object.entries(labels).sort(), buckets, gaps]);
 }

@@ -92,6 +92,24 @@ export interface ClientTransport {
   directory(subject: string, windowMs?: number): InstanceDirectory;
 }
 
+/**
+ * What a client reports to: the caller-side metrics of its target endpoint (shared by every
+ * client of that endpoint in one runtime). Every `requestStarted` is followed by exactly one
+ * `requestEnded`, whatever the path: the stream's end, its failure, or a send that failed.
+ */
+export interface ClientObserver {
+  /** A request is about to be sent; returns the start mark the other calls take. */
+  requestStarted(): number;
+  /** The request's `bytes` payload bytes were sent. */
+  requestSent(bytes: number): void;
+  /** A response message of `bytes` payload bytes was taken; `firstData` for the stream's first data message. */
+  responseReceived(bytes: number, firstData: boolean, startMark: number): void;
+  /** The request is over; `failure` is the error its caller sees (undefined when it did not fail). */
+  requestEnded(startMark: number, failure: unknown): void;
+  /** A failure outside any request (`waitForInstances` giving up). */
+  failed(failure: unknown): void;
+}
+
 /** What a client dropped from its inbox instead of handing it to a reader. */
 export interface ClientStats {
   /** Messages for an open stream that were not a valid response from its instance: garbage, forged, foreign or of another protocol. */
@@ -106,6 +124,7 @@ export class EndpointClient {
   readonly subject: string;
   private readonly transport: ClientTransport;
   private readonly logger: Logger;
+  private readonly observer: ClientObserver | undefined;
   private readonly router: RouterMode;
   private readonly timeoutMs: number;
   private readonly window: number;
@@ -132,11 +151,12 @@ export class EndpointClient {
   private reack: NodeJS.Timeout | undefined;
 
   /** @internal Use `endpoint.client()`. */
-  constructor(transport: ClientTransport, subject: string, logger: Logger, options: ClientOptions = {}, tracer?: ClientTracer) {
+  constructor(transport: ClientTransport, subject: string, logger: Logger, options: ClientOptions = {}, tracer?: ClientTracer, observer?: ClientObserver) {
     this.transport = transport;
     this.tracer = tracer;
     this.subject = subject;
     this.logger = logger;
+    this.observer = observer;
     this.router = options.router ?? RouterMode.RoundRobin;
     this.timeoutMs = positiveMs(options.timeoutMs, 'timeoutMs', 60_000);
     this.directory = transport.directory(subject, positiveMs(options.discoveryWindowMs, 'discoveryWindowMs', 250));
@@ -210,7 +230,9 @@ export class EndpointClient {
       const found = await this.refresh();
       if (found.length >= count) return found;
       if (Date.now() >= deadline) {
-        throw new DynamoError(ErrorCode.NoInstances, `${found.length} of ${count} instance(s) of ${this.subject} found within ${timeoutMs} ms`);
+        const error = new DynamoError(ErrorCode.NoInstances, `${found.length} of ${count} instance(s) of ${this.subject} found within ${timeoutMs} ms`);
+        this.observer?.failed(error);
+        throw error;
       }
       await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, deadline - Date.now()))));
     }
@@ -249,6 +271,8 @@ export class EndpointClient {
       }
     }
 
+    const observer = this.observer;
+    const mark = observer?.requestStarted() ?? 0;
     let resent = false;
     let retried = false;
     let tracked = target?.instanceId;
@@ -259,9 +283,11 @@ export class EndpointClient {
         this.track(tracked, -1);
         if (cancel) this.sendCancel(secret, stream.instanceId);
         traced?.end(outcomeOf(error, cancel));
+        observer?.requestEnded(mark, error);
       },
       load: (instanceId, load) => this.directory.reportLoad(instanceId, load),
       ...(traced === undefined ? {} : { firstResponse: () => traced.firstResponse() }),
+      ...(observer === undefined ? {} : { received: (bytes: number, firstData: boolean) => observer.responseReceived(bytes, firstData, mark) }),
       ack: (instanceId, consumed) => {
         try {
           this.transport.nc.publish(controlSubject(this.subject, instanceId), `${key} ${consumed}`);
@@ -311,8 +337,10 @@ export class EndpointClient {
           ? new DynamoError(ErrorCode.RequestTooLarge, `request of ${size} bytes (body and headers) is over the NATS server's max_payload of ${max} bytes`, { cause: err })
           : new DynamoError(ErrorCode.NoResponders, `request could not be sent: ${(err as Error).message}`, { cause: err });
       traced?.end({ kind: 'error', errorType: error.code });
+      observer?.requestEnded(mark, error);
       throw error;
     }
+    observer?.requestSent(body.data.length);
     return stream;
   }
 

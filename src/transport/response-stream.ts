@@ -14,6 +14,8 @@ export interface StreamHooks {
   done(cancel: boolean, error: unknown): void;
   /** The first data message arrived (tracing marks it). */
   firstResponse?(): void;
+  /** A response message of `bytes` payload bytes was taken for this stream; `firstData` for its first data message. */
+  received?(bytes: number, firstData: boolean): void;
   /** Tells the serving instance how many responses the reader has consumed (flow control). */
   ack(instanceId: string, consumed: number): void;
   /** The serving instance reported `load` other requests in flight (`Dynamo-Load`, on `end` and `error`). */
@@ -212,6 +214,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
       const decoded = decodeBody(msg.data, ct !== null && isContentType(ct) ? ct : ContentType.Json);
       if (!decoded.ok) return false;
       if (++this.received === 1) this.hooks.firstResponse?.();
+      this.hooks.received?.(msg.data.length, this.received === 1);
       // A full window waits on the reader, not on the server: no timeout until it acknowledges.
       if (this.hasCredit) this.armTimer();
       else this.disarmTimer();
@@ -222,6 +225,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
       const end = endBody(msg);
       if (end === undefined) return false;
       this.reportLoad(instance, h);
+      this.hooks.received?.(msg.data.length, false);
       if (end.count !== this.received) {
         // Lost messages, or a forged end: either way the server may still be running it — cancel.
         this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: received ${this.received} of ${end.count} responses`), true);
@@ -233,6 +237,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     }
     if (kind === MessageKind.Error) {
       this.reportLoad(instance, h);
+      this.hooks.received?.(msg.data.length, false);
       const body = errorBody(msg);
       const type = single(h, Header.ErrorType) || body?.type || 'unknown';
       if ((type === RemoteErrorType.Overloaded || type === RemoteErrorType.Unavailable) && this.received === 0) {

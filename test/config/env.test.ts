@@ -23,6 +23,7 @@ describe('environment', () => {
       DYN_LOG: 'debug',
       NATS_SERVER: 'nats://a:4222, nats://b:4223',
       DYN_METRICS_DURATION_BUCKETS: '',
+      DYN_METRICS_INTER_RESPONSE_BUCKETS: '0.001, 0.01,1',
       DYN_ENDPOINT_MAX_CONCURRENCY: ' 8 ',
     });
     assert.deepEqual(c, {
@@ -32,6 +33,7 @@ describe('environment', () => {
       logLevel: 'debug',
       natsServers: ['nats://a:4222', 'nats://b:4223'],
       durationBuckets: undefined,
+      interResponseBuckets: [0.001, 0.01, 1],
       maxConcurrency: 8,
       runtimeMetrics: undefined,
     });
@@ -60,6 +62,7 @@ describe('environment', () => {
     ['DYN_METRICS_DURATION_BUCKETS', '1,0.5'],
     ['DYN_METRICS_DURATION_BUCKETS', '0.1,abc'],
     ['DYN_METRICS_DURATION_BUCKETS', '0.1,,1'],
+    ['DYN_METRICS_INTER_RESPONSE_BUCKETS', '0.01,0.001'],
   ];
   for (const [name, value] of bad) {
     it(`refuses ${name}=${JSON.stringify(value)} at start, naming both`, async () => {

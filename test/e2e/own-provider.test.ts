@@ -4,7 +4,7 @@ import { metrics } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, InMemoryMetricExporter, MeterProvider, MetricReader, PeriodicExportingMetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { DistributedRuntime, DynamoError, ErrorCode, PrometheusReader } from '../../src/index.ts';
+import { ClientMetric, DistributedRuntime, DynamoError, ErrorCode, PrometheusReader } from '../../src/index.ts';
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { captureLogs } from '../helpers/runtime.ts';
@@ -213,16 +213,25 @@ describe("the user's own MeterProvider", () => {
       const names = ours[0]!.metrics.map((m) => m.descriptor.name).sort();
       assert.deepEqual(names, [
         'dynamo_component_bytes_processed_total',
+        'dynamo_component_cancellation_total',
         'dynamo_component_concurrency_limit',
         'dynamo_component_errors_total',
         'dynamo_component_inflight_requests',
+        'dynamo_component_inter_response_seconds',
         'dynamo_component_rejected_requests_total',
         'dynamo_component_request_bytes_total',
         'dynamo_component_request_duration_seconds',
         'dynamo_component_requests_total',
         'dynamo_component_response_bytes_total',
+        'dynamo_component_responses_total',
+        'dynamo_component_time_to_first_response_seconds',
       ]);
+      // The caller's view of the endpoint (its client lives in this runtime too) has its own scope.
+      const callers = scopes.filter((s) => s.scope.name === 'dynamo/ns/comp/echo/client');
+      assert.deepEqual(callers[0]!.metrics.map((m) => m.descriptor.name).sort(), Object.values(ClientMetric).map((m) => m.name).sort());
       const all = scopes.flatMap((s) => s.metrics);
+      assert.equal(find(all, 'dynamo_client_requests_total', L).value, 3);
+      assert.equal(find(all, 'dynamo_component_responses_total', L).value, 3);
       assert.equal(find(all, 'dynamo_component_requests_total', L).value, 3);
       assert.equal(find(all, 'dynamo_component_bytes_processed_total', L).value, 6);
       assert.equal((find(all, 'dynamo_component_request_duration_seconds', L).value as { count: number }).count, 3);
