@@ -180,7 +180,7 @@ describe('streaming and caller-side metrics', () => {
   it('a stalled reader (window 1, never acknowledges): cancellation{reason="stall"} +1, no error', async () => {
     const req = rawRequest('dynamo.ns.c.five', '"x"', { window: 1 });
     const kinds: string[] = [];
-    const sub = raw.subscribe(req.reply, { callback: (_err: unknown, msg: Msg) => kinds.push(msg.headers?.get('Dynamo-Error-Type') || msg.headers?.get('Dynamo-Kind') || '?') });
+    const sub = raw.subscribe(req.reply, { callback: (_err: unknown, msg: Msg) => void kinds.push(msg.headers?.get('Dynamo-Error-Type') || msg.headers?.get('Dynamo-Kind') || '?') });
     await raw.flush();
     raw.publish('dynamo.ns.c.five', req.data, { headers: req.headers, reply: req.reply });
     await waitFor(() => kinds.includes('cancelled'), { what: 'the stream abandoned after the stall timeout' });
