@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { metrics } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { DistributedRuntime, EndpointMetric, ERROR_TYPES, type RequestContext } from '../../src/index.ts';
+import { ClientMetric, DistributedRuntime, EndpointMetric, ERROR_TYPES, type RequestContext } from '../../src/index.ts';
 import { parseExposition, sampleValue } from '../helpers/exposition.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { captureLogs } from '../helpers/runtime.ts';
@@ -45,7 +45,8 @@ describe('OTLP push to a receiver on loopback', () => {
           processed.add(req.length);
           for (const word of req.split(' ')) yield word;
         });
-        const client = await clientRt.namespace('ns').component('comp').endpoint('echo').client();
+        // A client in the exporting runtime: its caller-side metrics are exported too.
+        const client = await server.namespace('ns').component('comp').endpoint('echo').client();
         await client.waitForInstances();
         for (const text of ['hello world', 'a b c d', 'x'.repeat(300), 'one']) await client.generate(text).collect();
         await client.generate('fail').collect().catch(() => {});
@@ -62,7 +63,7 @@ describe('OTLP push to a receiver on loopback', () => {
         if (protocol === 'http/json') assert.equal(exp.headers['content-encoding'], 'gzip');
 
         const metrics = exp.scopes.flatMap((s) => s.metrics);
-        for (const spec of Object.values(EndpointMetric)) {
+        for (const spec of [...Object.values(EndpointMetric), ...Object.values(ClientMetric)]) {
           const m = metrics.find((x) => x.name === spec.name);
           assert.ok(m, `missing ${spec.name}`);
           assert.deepEqual([m.description, m.unit], [spec.help, spec.unit]);
@@ -83,6 +84,27 @@ describe('OTLP push to a receiver on loopback', () => {
         assert.equal(hist.sum, prom(d, {}, `${d}_sum`));
         const cumulative = hist.bucketCounts!.map(((acc) => (c: number) => (acc += c))(0));
         assert.deepEqual(cumulative, [...hist.bounds!.map((b) => prom(d, { le: String(b) }, `${d}_bucket`)), prom(d, { le: '+Inf' }, `${d}_bucket`)]);
+        // Every automatic family, server and caller side, every series: the same numbers both ways.
+        for (const spec of [...Object.values(EndpointMetric), ...Object.values(ClientMetric)]) {
+          const name = spec.name;
+          if (spec.type === 'histogram') {
+            const h = exportedValue(exp, name, L);
+            assert.equal(h.count, prom(name, {}, `${name}_count`), name);
+            assert.equal(h.sum, prom(name, {}, `${name}_sum`), name);
+            let acc = 0;
+            assert.deepEqual([...h.bucketCounts!.map((c) => (acc += c))], [...h.bounds!.map((b) => prom(name, { le: String(b) }, `${name}_bucket`)), prom(name, { le: '+Inf' }, `${name}_bucket`)], name);
+          } else if ('labelled' in spec) {
+            for (const v of spec.labelled.values) assert.equal(exportedValue(exp, name, { ...L, [spec.labelled.label]: v }).value, prom(name, { [spec.labelled.label]: v }), `${name} ${v}`);
+          } else {
+            assert.equal(exportedValue(exp, name, L).value, prom(name), name);
+          }
+        }
+        assert.equal(exportedValue(exp, 'dynamo_component_responses_total', L).value, 2 + 4 + 1 + 1);
+        assert.equal(exportedValue(exp, 'dynamo_component_time_to_first_response_seconds', L).count, 4);
+        assert.equal(exportedValue(exp, 'dynamo_component_inter_response_seconds', L).count, 1 + 3);
+        assert.equal(exportedValue(exp, 'dynamo_client_requests_total', L).value, 5);
+        assert.equal(exportedValue(exp, 'dynamo_client_errors_total', { ...L, error_type: 'remote' }).value, 1);
+        assert.equal(exp.scopes.find((s) => s.metrics.some((m) => m.name === ClientMetric.requests.name))!.name, 'dynamo/ns/comp/echo/client');
         const uptime = exp.scopes.flatMap((s) => s.metrics).find((m) => m.name === 'uptime_seconds')!;
         assert.deepEqual(uptime.points[0]!.attributes, { dynamo_namespace: 'system_status_server' });
         await client.close();

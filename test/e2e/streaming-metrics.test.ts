@@ -16,6 +16,7 @@ import { sampleValue, type Family } from '../helpers/exposition.ts';
 import { startNatsServer, type NatsServer } from '../helpers/nats-server.ts';
 import { rawRequest } from '../helpers/raw-request.ts';
 import { scrape, STATUS_SERVER_ENV } from '../helpers/scrape.ts';
+import { promtoolCheck } from '../helpers/tools.ts';
 import { waitFor, withDeadline } from '../helpers/wait.ts';
 
 const MAX_PAYLOAD = 16 * 1024;
@@ -279,5 +280,21 @@ describe('streaming and caller-side metrics', () => {
       assert.equal(value(after, 'dynamo_client_inflight_requests', 'single'), 0);
       await client.close();
     });
+  });
+
+  it('both /metrics, with every new family, server and caller side, pass promtool check metrics', async () => {
+    for (const rt of [server, caller]) {
+      const res = await fetch(`http://127.0.0.1:${rt.systemPort!}/metrics`);
+      const text = await res.text();
+      assert.equal(res.status, 200);
+      // The server runtime serves (endpoint families), the caller only calls (client families).
+      assert.ok(text.includes(rt === server ? '# TYPE dynamo_component_cancellation_total counter' : '# TYPE dynamo_client_errors_total counter'));
+      const check = promtoolCheck(text);
+      assert.equal(check.status, 0, check.output);
+    }
+    const callerText = await (await fetch(`http://127.0.0.1:${caller.systemPort!}/metrics`)).text();
+    for (const family of ['dynamo_client_requests_total', 'dynamo_client_request_duration_seconds', 'dynamo_client_time_to_first_response_seconds', 'dynamo_client_inflight_requests', 'dynamo_client_request_bytes_total', 'dynamo_client_response_bytes_total', 'dynamo_client_errors_total']) {
+      assert.equal(callerText.split('\n').filter((l) => l.startsWith(`# TYPE ${family} `)).length, 1, family);
+    }
   });
 });
