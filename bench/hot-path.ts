@@ -1,8 +1,13 @@
 /**
- * Target 1: the automatic metrics of one request — requests, bytes in, bytes out, in-flight up
- * and down, duration into the histogram — in-process, ns per request, side by side in one run:
- * ours (EndpointRecorder), the stock OpenTelemetry sync instruments with the same three
- * attributes, prom-client with pre-bound label children, and no instrumentation.
+ * Target 1: the automatic metrics in-process, ns per unit of work, side by side in one run:
+ * ours (plain-number recorders), the stock OpenTelemetry sync instruments doing the same updates
+ * with the same three attributes, prom-client with pre-bound label children, and no
+ * instrumentation. Three workloads:
+ *   - server, per request: requests, bytes in, in-flight up and down, one data message (a
+ *     response, its time to first response, its bytes), the end-of-stream bytes, the duration;
+ *   - server, per extra response message of a stream: a response, its gap, its bytes;
+ *   - caller, per request: requests, in-flight, bytes out, first data message (time to first
+ *     response, bytes), end-of-stream bytes, the duration.
  *
  * Run: npm run bench:hot-path
  */
@@ -10,8 +15,10 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import client from 'prom-client';
 import { createLogger } from '../src/logging/logger.ts';
+import { ClientMetric } from '../src/metrics/client-names.ts';
+import { ClientRecorder } from '../src/metrics/client-recorder.ts';
 import { EndpointRecorder } from '../src/metrics/endpoint-recorder.ts';
-import { DEFAULT_DURATION_BUCKETS, EndpointMetric } from '../src/metrics/names.ts';
+import { DEFAULT_DURATION_BUCKETS, DEFAULT_INTER_RESPONSE_BUCKETS, EndpointMetric } from '../src/metrics/names.ts';
 import { PrometheusReader } from '../src/metrics/prometheus-reader.ts';
 import { printTable, stats, stockInstruments, type Row } from './common.ts';
 
@@ -20,6 +27,7 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 9);
 const attrs = { dynamo_namespace: 'example_namespace', dynamo_component: 'example_component', dynamo_endpoint: 'example_endpoint' };
 const REQ = 100;
 const RESP = 200;
+const END = 11;
 
 type Variant = { name: string; run: (n: number) => void };
 
@@ -30,8 +38,40 @@ function ours(): Variant {
     run(n) {
       for (let i = 0; i < n; i++) {
         const mark = r.requestStarted(REQ);
+        r.dataPublished(mark, true);
         r.responsePublished(RESP);
+        r.responsePublished(END);
         r.requestEnded(mark);
+      }
+    },
+  };
+}
+
+function oursMessage(): Variant {
+  const r = new EndpointRecorder(attrs, DEFAULT_DURATION_BUCKETS, createLogger('warn', () => {}));
+  return {
+    name: 'ours (EndpointRecorder)',
+    run(n) {
+      let last = r.requestStarted(REQ);
+      for (let i = 0; i < n; i++) {
+        last = r.dataPublished(last, false);
+        r.responsePublished(RESP);
+      }
+    },
+  };
+}
+
+function oursClient(): Variant {
+  const r = new ClientRecorder(attrs, DEFAULT_DURATION_BUCKETS, createLogger('warn', () => {}));
+  return {
+    name: 'ours (ClientRecorder)',
+    run(n) {
+      for (let i = 0; i < n; i++) {
+        const mark = r.requestStarted();
+        r.requestSent(REQ);
+        r.responseReceived(RESP, true, mark);
+        r.responseReceived(END, false, mark);
+        r.requestEnded(mark, undefined);
       }
     },
   };
@@ -40,7 +80,7 @@ function ours(): Variant {
 function otel(): Variant {
   const provider = new MeterProvider({ readers: [new PrometheusReader()] });
   const meter = provider.getMeter('bench');
-  const { requests, requestBytes: inBytes, responseBytes: outBytes, inflight, duration } = stockInstruments(meter);
+  const { requests, requestBytes: inBytes, responseBytes: outBytes, inflight, duration, responses, firstResponse } = stockInstruments(meter);
   return {
     name: 'stock OTel sync instruments',
     run(n) {
@@ -49,7 +89,56 @@ function otel(): Variant {
         requests.add(1, attrs);
         inBytes.add(REQ, attrs);
         inflight.add(1, attrs);
+        responses.add(1, attrs);
+        firstResponse.record((performance.now() - start) / 1000, attrs);
         outBytes.add(RESP, attrs);
+        outBytes.add(END, attrs);
+        inflight.add(-1, attrs);
+        duration.record((performance.now() - start) / 1000, attrs);
+      }
+    },
+  };
+}
+
+function otelMessage(): Variant {
+  const meter = new MeterProvider({ readers: [new PrometheusReader()] }).getMeter('bench');
+  const { responseBytes: outBytes, responses, interResponse } = stockInstruments(meter);
+  return {
+    name: 'stock OTel sync instruments',
+    run(n) {
+      let last = performance.now();
+      for (let i = 0; i < n; i++) {
+        const t = performance.now();
+        responses.add(1, attrs);
+        interResponse.record((t - last) / 1000, attrs);
+        outBytes.add(RESP, attrs);
+        last = t;
+      }
+    },
+  };
+}
+
+function otelClient(): Variant {
+  const meter = new MeterProvider({ readers: [new PrometheusReader()] }).getMeter('bench');
+  const opts = (spec: { help: string; unit: string }) => ({ description: spec.help, unit: spec.unit });
+  const requests = meter.createCounter(ClientMetric.requests.name, opts(ClientMetric.requests));
+  const inflight = meter.createUpDownCounter(ClientMetric.inflight.name, opts(ClientMetric.inflight));
+  const outBytes = meter.createCounter(ClientMetric.requestBytes.name, opts(ClientMetric.requestBytes));
+  const inBytes = meter.createCounter(ClientMetric.responseBytes.name, opts(ClientMetric.responseBytes));
+  const buckets = { advice: { explicitBucketBoundaries: [...DEFAULT_DURATION_BUCKETS] } };
+  const ttfr = meter.createHistogram(ClientMetric.firstResponse.name, { ...opts(ClientMetric.firstResponse), ...buckets });
+  const duration = meter.createHistogram(ClientMetric.duration.name, { ...opts(ClientMetric.duration), ...buckets });
+  return {
+    name: 'stock OTel sync instruments',
+    run(n) {
+      for (let i = 0; i < n; i++) {
+        const start = performance.now();
+        requests.add(1, attrs);
+        inflight.add(1, attrs);
+        outBytes.add(REQ, attrs);
+        inBytes.add(RESP, attrs);
+        ttfr.record((performance.now() - start) / 1000, attrs);
+        inBytes.add(END, attrs);
         inflight.add(-1, attrs);
         duration.record((performance.now() - start) / 1000, attrs);
       }
@@ -67,6 +156,9 @@ function prom(): Variant {
   const outBytes = mk(EndpointMetric.responseBytes.name);
   const inflight = new client.Gauge({ name: EndpointMetric.inflight.name, help: 'x', labelNames, registers: [registry] }).labels(...values);
   const duration = new client.Histogram({ name: EndpointMetric.duration.name, help: 'x', labelNames, buckets: [...DEFAULT_DURATION_BUCKETS], registers: [registry] }).labels(...values);
+  const responses = mk(EndpointMetric.responses.name);
+  const firstResponse = new client.Histogram({ name: EndpointMetric.firstResponse.name, help: 'x', labelNames, buckets: [...DEFAULT_DURATION_BUCKETS], registers: [registry] }).labels(...values);
+  new client.Histogram({ name: EndpointMetric.interResponse.name, help: 'x', labelNames, buckets: [...DEFAULT_INTER_RESPONSE_BUCKETS], registers: [registry] });
   return {
     name: 'prom-client (bound children)',
     run(n) {
@@ -75,7 +167,10 @@ function prom(): Variant {
         requests.inc();
         inBytes.inc(REQ);
         inflight.inc();
+        responses.inc();
+        firstResponse.observe((performance.now() - start) / 1000);
         outBytes.inc(RESP);
+        outBytes.inc(END);
         inflight.dec();
         duration.observe((performance.now() - start) / 1000);
       }
@@ -105,20 +200,40 @@ async function gcCount(fn: () => void): Promise<number> {
   return count;
 }
 
-async function measure(v: Variant): Promise<Row> {
-  v.run(Math.min(N, 200_000)); // warm-up: let the JIT settle
-  const samples: number[] = [];
+/** Every variant of a workload, round by round (interleaved): load from elsewhere falls on all alike. */
+async function measure(variants: Variant[]): Promise<Row[]> {
+  for (const v of variants) v.run(Math.min(N, 200_000)); // warm-up: let the JIT settle
+  const samples = variants.map((): number[] => []);
   for (let round = 0; round < ROUNDS; round++) {
-    const t0 = process.hrtime.bigint();
-    v.run(N);
-    samples.push(Number(process.hrtime.bigint() - t0) / N);
+    variants.forEach((v, i) => {
+      const t0 = process.hrtime.bigint();
+      v.run(N);
+      samples[i]!.push(Number(process.hrtime.bigint() - t0) / N);
+    });
   }
-  const gcs = await gcCount(() => v.run(N));
-  return { name: v.name, stats: stats(samples), extra: `${gcs} GCs per ${N.toLocaleString()} req` };
+  const rows: Row[] = [];
+  for (const [i, v] of variants.entries()) {
+    const gcs = await gcCount(() => v.run(N));
+    rows.push({ name: v.name, stats: stats(samples[i]!), extra: `${gcs} GCs per ${N.toLocaleString()}` });
+  }
+  return rows;
 }
 
-const rows: Row[] = [];
-for (const v of [ours(), otel(), prom(), bare()]) rows.push(await measure(v));
-printTable(`Hot path: one request's automatic metrics, ${N.toLocaleString()} requests × ${ROUNDS} rounds`, 'ns/req', rows, 'ours (EndpointRecorder)');
-const [o, s, p] = rows.map((r) => r.stats.median) as [number, number, number];
-console.log(`\nours: ${o.toFixed(1)} ns/req (target ≤ 150) · stock OTel is ${(s / o).toFixed(1)}× ours (target ≥ 30×) · prom-client is ${(p / o).toFixed(1)}× ours (target ≥ 10×)`);
+const server: Row[] = [];
+const message: Row[] = [];
+const caller: Row[] = [];
+const workloads: Array<[Row[], Variant[]]> = [
+  [server, [ours(), otel(), prom(), bare()]],
+  [message, [oursMessage(), otelMessage(), bare()]],
+  [caller, [oursClient(), otelClient(), bare()]],
+];
+for (const [rows, variants] of workloads) rows.push(...(await measure(variants)));
+printTable(`Server, per request: one request's automatic metrics (one data message), ${N.toLocaleString()} requests × ${ROUNDS} rounds`, 'ns/req', server, 'ours (EndpointRecorder)');
+printTable(`Server, per extra response message of a stream, ${N.toLocaleString()} messages × ${ROUNDS} rounds`, 'ns/msg', message, 'ours (EndpointRecorder)');
+printTable(`Caller, per request: one request's caller-side metrics (one data message), ${N.toLocaleString()} requests × ${ROUNDS} rounds`, 'ns/req', caller, 'ours (ClientRecorder)');
+const [o, s, p] = server.map((r) => r.stats.median) as [number, number, number];
+const [om, sm] = message.map((r) => r.stats.median) as [number, number];
+const [oc, sc] = caller.map((r) => r.stats.median) as [number, number];
+console.log(`\nserver: ${o.toFixed(1)} ns/req (target ≤ 150) · stock OTel is ${(s / o).toFixed(1)}× ours (target ≥ 30×) · prom-client is ${(p / o).toFixed(1)}× ours`);
+console.log(`per extra message: ${om.toFixed(1)} ns/msg (target ≤ 60) · stock OTel is ${(sm / om).toFixed(1)}× ours`);
+console.log(`caller: ${oc.toFixed(1)} ns/req (target ≤ 150) · stock OTel is ${(sc / oc).toFixed(1)}× ours`);

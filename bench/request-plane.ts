@@ -5,7 +5,11 @@
  * nats-server on loopback. Responder CPU per request (the responder is its own process) and
  * throughput at 64 requests in flight from one requester.
  *
- * Run: npm run bench:request-plane   (BENCH_REQUESTS=40000 BENCH_ROUNDS=11)
+ * Streaming variant (BENCH_MODE=stream): each request is answered with 100 responses of 100 bytes;
+ * the responder's CPU is reported per response message, so the per-message cost of the streaming
+ * metrics (a response, its gap, its bytes) shows against bare.
+ *
+ * Run: npm run bench:request-plane   (BENCH_REQUESTS=40000 BENCH_ROUNDS=11 BENCH_MODE=echo|stream)
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -17,9 +21,12 @@ import { endpointSubject } from '../src/transport/protocol.ts';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { printTable, stats, type Row } from './common.ts';
 
-const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? 40_000);
+const STREAM = process.env['BENCH_MODE'] === 'stream';
+/** Responses per request: 100 in the streaming variant. */
+const PER_REQUEST = STREAM ? 100 : 1;
+const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? (STREAM ? 2000 : 40_000));
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 11);
-const CONCURRENCY = 64;
+const CONCURRENCY = STREAM ? 8 : 64;
 const VARIANTS = { bare: 'served bare (no metrics)', ours: 'ours (automatic metrics)', traced: 'ours + tracing hooks, no SDK', otel: 'stock OTel sync instruments', prom: 'prom-client' } as const;
 type Variant = keyof typeof VARIANTS;
 
@@ -63,17 +70,17 @@ for (let round = 0; round < ROUNDS; round++) {
     // share the other, so the responder's CPU time is not inflated by their scheduling.
     const script = fileURLToPath(new URL('./responder.ts', import.meta.url));
     const child = PIN
-      ? spawn('taskset', ['-c', '1', process.execPath, '--import', 'tsx', script, variant, nats.url], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      : fork(script, [variant, nats.url], { execArgv: ['--import', 'tsx'] });
+      ? spawn('taskset', ['-c', '1', process.execPath, '--import', 'tsx', script, variant, nats.url, STREAM ? 'stream' : 'echo'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : fork(script, [variant, nats.url, STREAM ? 'stream' : 'echo'], { execArgv: ['--import', 'tsx'] });
     await message<{ ready?: boolean }>(child, (m) => m.ready === true);
     const client = new EndpointClient(transport, endpointSubject('bench', 'echo', 'echo'), createLogger('warn'), { timeoutMs: 30_000 });
     await client.start();
-    await load(client, 3000); // warm-up
+    await load(client, Math.ceil(3000 / PER_REQUEST)); // warm-up
     child.send('start');
     const ms = await load(client, REQUESTS);
     child.send('stop');
     const r = await message<{ cpuUs?: number; requests?: number }>(child, (m) => m.cpuUs !== undefined);
-    cpu[variant].push(r.cpuUs! / r.requests!);
+    cpu[variant].push(r.cpuUs! / (r.requests! * PER_REQUEST));
     rps[variant].push((REQUESTS / ms) * 1000);
     await client.close();
     child.send('exit');
@@ -83,7 +90,14 @@ for (let round = 0; round < ROUNDS; round++) {
 
 const cpuRows: Row[] = order.map((v) => ({ name: VARIANTS[v], stats: stats(cpu[v]) }));
 const rpsRows: Row[] = order.map((v) => ({ name: VARIANTS[v], stats: stats(rps[v]) }));
-printTable(`Request plane: responder CPU per request (NATS echo, ${REQUESTS.toLocaleString()} requests × ${ROUNDS} rounds, ${CONCURRENCY} in flight)`, 'µs/req', cpuRows, VARIANTS.bare);
+printTable(
+  STREAM
+    ? `Request plane, streaming: responder CPU per response message (1 request → 100 responses of 100 bytes, ${REQUESTS.toLocaleString()} requests × ${ROUNDS} rounds, ${CONCURRENCY} in flight)`
+    : `Request plane: responder CPU per request (NATS echo, ${REQUESTS.toLocaleString()} requests × ${ROUNDS} rounds, ${CONCURRENCY} in flight)`,
+  STREAM ? 'µs/msg' : 'µs/req',
+  cpuRows,
+  VARIANTS.bare,
+);
 printTable('Request plane: throughput, same runs (one requester process: it is the bottleneck)', 'req/s', rpsRows, VARIANTS.bare);
 // Machine drift moves whole rounds up and down; the ratio within each round (variants run back to
 // back) is steadier than the ratio of medians, so both are shown.

@@ -1,7 +1,8 @@
 /**
  * The responder process of bench/request-plane.ts: serves an echo endpoint through our request
  * plane with one of four observers, and reports its own CPU time over the measured window.
- *   node --import tsx bench/responder.ts <variant> <nats-url>
+ *   node --import tsx bench/responder.ts <variant> <nats-url> [echo|stream]
+ * `stream`: every request is answered with 100 responses of 100 bytes (a 98-character JSON string).
  * IPC: parent sends 'start' / 'stop'; child answers { ready } and { cpuUs, requests }.
  */
 import { connect } from '@nats-io/transport-node';
@@ -16,7 +17,11 @@ import { trace } from '@opentelemetry/api';
 import { serverTracer } from '../src/tracing/endpoint-tracing.ts';
 import { stockInstruments } from './common.ts';
 
-const [variant, url] = process.argv.slice(2) as [string, string];
+const [variant, url, mode = 'echo'] = process.argv.slice(2) as [string, string, string?];
+const PIECE = 'x'.repeat(98);
+async function* hundred(): AsyncGenerator<string> {
+  for (let i = 0; i < 100; i++) yield PIECE;
+}
 const attrs = { dynamo_namespace: 'bench', dynamo_component: 'echo', dynamo_endpoint: 'echo' };
 let served = 0;
 
@@ -133,7 +138,7 @@ const server = new EndpointServer({
   nc,
   subject: endpointSubject(attrs.dynamo_namespace, attrs.dynamo_component, attrs.dynamo_endpoint),
   instanceId: `bench-${variant}`,
-  engine: (request: unknown) => request,
+  engine: mode === 'stream' ? () => hundred() : (request: unknown) => request,
   observer,
   // `traced`: the tracing hooks as a runtime wires them, with no SDK registered (the global no-op).
   ...(variant === 'traced' ? { tracer: serverTracer(trace.getTracerProvider(), { namespace: 'bench', component: 'echo', endpoint: 'echo', subject: endpointSubject('bench', 'echo', 'echo') }, 'bench-traced') } : {}),
