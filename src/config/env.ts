@@ -23,6 +23,8 @@ export interface EnvConfig {
   maxConcurrency: number | undefined;
   /** `DYN_RUNTIME_METRICS`: runtime health metrics (event loop, heap, GC, CPU) on or off. */
   runtimeMetrics: boolean | undefined;
+  /** `OTEL_SEMCONV_STABILITY_OPT_IN` names `rpc` or `rpc/dup`. */
+  rpcSemconv: boolean;
 }
 
 export function readEnvConfig(env: Env): EnvConfig {
@@ -36,7 +38,24 @@ export function readEnvConfig(env: Env): EnvConfig {
     interResponseBuckets: parseBuckets(env, 'DYN_METRICS_INTER_RESPONSE_BUCKETS'),
     maxConcurrency: parsePositiveInt(env, 'DYN_ENDPOINT_MAX_CONCURRENCY'),
     runtimeMetrics: parseBool(env, 'DYN_RUNTIME_METRICS'),
+    rpcSemconv: rpcSemconvRequested(env),
   };
+}
+
+/**
+ * Whether OpenTelemetry's RPC conventions are asked for. `rpc` and `rpc/dup` mean the same here:
+ * this package never emitted the experimental RPC conventions, so there is nothing `rpc` would stop
+ * and `rpc/dup` would keep — both add the two RPC histograms and keep every `dynamo_*` family (this
+ * package's own contract, not a convention being migrated). Other values (`http`, …) are for other
+ * instrumentations and ignored.
+ */
+function rpcSemconvRequested(env: Env): boolean {
+  const raw = env['OTEL_SEMCONV_STABILITY_OPT_IN'];
+  if (raw === undefined) return false;
+  return raw.split(',').some((part) => {
+    const v = part.trim().toLowerCase();
+    return v === 'rpc' || v === 'rpc/dup';
+  });
 }
 
 function value(env: Env, name: string): string | undefined {

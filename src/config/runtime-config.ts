@@ -38,6 +38,8 @@ export interface ResolvedConfig {
   serviceName: string;
   /** The resource: `OTEL_RESOURCE_ATTRIBUTES`, then `service.name` and `service.instance.id`. */
   resourceAttributes: Record<string, string>;
+  /** Also emit OpenTelemetry's RPC call-duration histograms (`OTEL_SEMCONV_STABILITY_OPT_IN` has `rpc` or `rpc/dup`). */
+  rpcSemconv: boolean;
   /** OTLP push, when the environment asks for it. */
   otlp: OtlpConfig | undefined;
 }
@@ -76,6 +78,7 @@ export function resolveConfig(input: ConfigInput): ResolvedConfig {
     runtimeMetrics: validRuntimeMetrics(input.runtimeMetrics) ?? fromEnv.runtimeMetrics,
     serviceName,
     resourceAttributes: { 'service.instance.id': input.instanceId, ...fromResourceEnv, 'service.name': serviceName },
+    rpcSemconv: fromEnv.rpcSemconv,
     otlp: readOtlpConfig(input.env),
   };
 }

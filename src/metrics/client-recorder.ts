@@ -8,6 +8,7 @@ import { hrTime } from '@opentelemetry/core';
 import type { Logger } from '../logging/logger.ts';
 import { CLIENT_ERROR_CODES, CLIENT_ERROR_TYPES, CLIENT_METRICS, type ClientErrorType } from './client-names.ts';
 import { HistogramRecorder } from './histogram-recorder.ts';
+import type { CallSink } from './rpc-semconv.ts';
 import type { AutomaticMetric, MetricsRecorder } from './names.ts';
 import { bindSeriesAttributes } from './series-attributes.ts';
 
@@ -38,6 +39,8 @@ export class ClientRecorder implements MetricsRecorder {
   inflight = 0;
   /** Start of the cumulative series: when the first client of the endpoint was made. */
   startTime: HrTime = hrTime();
+  /** Also receives every request's duration and outcome, when OpenTelemetry's RPC conventions are opted in (rpc-semconv.ts). */
+  callSink: CallSink | undefined = undefined;
   private readonly series: Map<AutomaticMetric<never>, readonly Attributes[]>;
   private readonly logger: Logger;
 
@@ -81,19 +84,22 @@ export class ClientRecorder implements MetricsRecorder {
       return;
     }
     this.inflight--;
-    this.duration.observe((now() - startMark) / 1000);
-    if (failure !== undefined) this.failed(failure);
+    const seconds = (now() - startMark) / 1000;
+    this.duration.observe(seconds);
+    const type = failure === undefined ? undefined : this.failed(failure);
+    if (this.callSink !== undefined) this.callSink(seconds, failure === undefined ? undefined : type ?? '_OTHER');
   }
 
-  /** Counts `failure` under the `error_type` of its code; anything else is dropped with one warning. */
-  failed(failure: unknown): void {
+  /** Counts `failure` under the `error_type` of its code and returns it; anything else is dropped with one warning. */
+  failed(failure: unknown): ClientErrorType | undefined {
     const code = (failure as { code?: unknown } | null)?.code;
     const type = typeof code === 'string' ? CLIENT_ERROR_CODES[code] : undefined;
     if (type === undefined) {
       this.logger.once(`client-error:${String(code)}`, 'warn', 'client failure without a client error code not counted', { code: String(code) });
-      return;
+      return undefined;
     }
     this.errors[ERROR_INDEX[type]]!++;
+    return type;
   }
 
   /** The failures of `type` counted so far. */

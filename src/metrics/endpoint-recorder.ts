@@ -10,6 +10,7 @@ import { hrTime } from '@opentelemetry/core';
 import type { Logger } from '../logging/logger.ts';
 import { BucketExemplars, type ExemplarTrace } from './exemplars.ts';
 import { HistogramRecorder } from './histogram-recorder.ts';
+import type { CallSink } from './rpc-semconv.ts';
 import { AUTOMATIC_METRICS, CANCEL_REASONS, CancelReason, DEFAULT_INTER_RESPONSE_BUCKETS, ERROR_TYPES, EndpointMetric, ErrorType, type AutomaticMetric, type MetricsRecorder } from './names.ts';
 import { bindSeriesAttributes } from './series-attributes.ts';
 
@@ -65,6 +66,8 @@ export class EndpointRecorder implements MetricsRecorder {
   rejected = 0;
   /** Start of the cumulative series, set when the endpoint starts serving. */
   startTime: HrTime = hrTime();
+  /** Also receives every request's duration and outcome, when OpenTelemetry's RPC conventions are opted in (rpc-semconv.ts). */
+  callSink: CallSink | undefined = undefined;
   private readonly series: Map<AutomaticMetric<never>, readonly Attributes[]>;
   private readonly logger: Logger;
 
@@ -134,11 +137,11 @@ export class EndpointRecorder implements MetricsRecorder {
   }
 
   /**
-   * The request is over (last response or error published); `trace`: its span, when sampled. The
-   * caller calls this exactly once per `requestStarted`; the guard keeps in-flight from going
-   * negative if that is ever broken.
+   * The request is over (last response or error published); `trace`: its span, when sampled;
+   * `failed`: the `error_type` it ended with, if any. The caller calls this exactly once per
+   * `requestStarted`; the guard keeps in-flight from going negative if that is ever broken.
    */
-  requestEnded(startMark: number, trace?: ExemplarTrace): void {
+  requestEnded(startMark: number, trace?: ExemplarTrace, failed?: ErrorType): void {
     if (this.inflight <= 0) {
       this.logger.once('inflight-underflow', 'warn', 'requestEnded called more often than requestStarted; ignored');
       return;
@@ -149,6 +152,7 @@ export class EndpointRecorder implements MetricsRecorder {
     const bucket = this.duration.observe(seconds);
     // A sampled request leaves its trace in the bucket it was counted in; the rest pay nothing.
     if (trace !== undefined) this.durationExemplars.offer(bucket, seconds, TIME_ORIGIN + end, trace);
+    if (this.callSink !== undefined) this.callSink(seconds, failed);
   }
 
   /** A request refused at the concurrency limit: not a request served, not an error. */

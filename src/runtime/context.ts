@@ -25,6 +25,8 @@ export interface RuntimeContext {
   readonly maxConcurrency: number | undefined;
   /** Where request spans go: the runtime's `tracerProvider`, else the global one. */
   readonly tracerProvider: TracerProvider;
+  /** Record OpenTelemetry's RPC call-duration histograms too (opted in by `OTEL_SEMCONV_STABILITY_OPT_IN`). */
+  readonly rpcSemconv: boolean;
   assertOpen(): void;
   /** The NATS connection; throws `DYN_ERR_NO_NATS` when the runtime runs without one. */
   nats(): NatsTransport;

@@ -197,6 +197,7 @@ export class DistributedRuntime {
       maxConcurrency: this.config.maxConcurrency,
       // The API's global provider is a proxy: it follows an SDK registered later.
       tracerProvider: options.tracerProvider ?? trace.getTracerProvider(),
+      rpcSemconv: this.config.rpcSemconv,
       assertOpen: () => {
         if (this.closed) throw new DynamoError(ErrorCode.RuntimeClosed, 'the DistributedRuntime has been shut down');
       },

@@ -4,7 +4,10 @@ import { validateBuckets } from '../metrics/buckets.ts';
 import { validateLabelName } from '../metrics/custom-metrics.ts';
 import { ClientRecorder } from '../metrics/client-recorder.ts';
 import { EndpointRecorder } from '../metrics/endpoint-recorder.ts';
-import { Label } from '../metrics/names.ts';
+import type { Meter } from '@opentelemetry/api';
+import { CLIENT_ERROR_TYPES } from '../metrics/client-names.ts';
+import { ERROR_TYPES, Label } from '../metrics/names.ts';
+import { rpcCallSink, RpcSemconv } from '../metrics/rpc-semconv.ts';
 import type { Component } from './component.ts';
 import type { RuntimeContext } from './context.ts';
 import { MetricsNode } from './metrics-node.ts';
@@ -112,6 +115,7 @@ export class Endpoint extends MetricsNode {
     if (serving && !this.metricsStarted) {
       this.metricsStarted = true;
       this.recorder.startTime = hrTime();
+      if (this.ctx.rpcSemconv) this.recorder.callSink = rpcCallSink(this.metersOf(this.scopeName), RpcSemconv.serverDuration, this.attributes, this.path, ERROR_TYPES);
     }
     if (serving) this.ctx.pipeline.addEndpoint(this.scopeName, this.recorder);
     else if (this.servingState) this.ctx.pipeline.removeEndpoint(this.scopeName);
@@ -225,9 +229,17 @@ export class Endpoint extends MetricsNode {
   private callerMetrics(): ClientRecorder {
     if (this.callers === undefined) {
       this.callers = new ClientRecorder(this.attributes, Array.from(this.recorder.duration.bounds), this.ctx.logger);
-      this.ctx.pipeline.addCaller(`${this.scopeName}/client`, this.callers);
+      const scope = `${this.scopeName}/client`;
+      this.ctx.pipeline.addCaller(scope, this.callers);
+      if (this.ctx.rpcSemconv) this.callers.callSink = rpcCallSink(this.metersOf(scope), RpcSemconv.clientDuration, this.attributes, this.path, CLIENT_ERROR_TYPES);
     }
     return this.callers;
+  }
+
+  /** The scope's meter on the runtime's provider, and on the application's when one is given. */
+  private metersOf(scope: string): Meter[] {
+    const external = this.ctx.pipeline.externalMeter(scope);
+    return external === undefined ? [this.ctx.pipeline.meter(scope)] : [this.ctx.pipeline.meter(scope), external];
   }
 
   /** @internal */

@@ -33,8 +33,11 @@ export interface RequestObserver {
   error(type: ErrorType): void;
   /** The request ended early for `reason` (its requester cancelled, stalled, or shutdown's grace ended): never also an `error`. */
   cancelled(reason: CancellationReason): void;
-  /** `sampled`: the request's span, when it is sampled (the duration histogram keeps it as an exemplar). */
-  requestEnded(startMark: number, sampled?: TraceIds): void;
+  /**
+   * The request is over. `sampled`: its span, when it is sampled (the duration histogram keeps it as
+   * an exemplar); `failed`: the `error_type` it was counted under, if any (a cancellation is none).
+   */
+  requestEnded(startMark: number, sampled?: TraceIds, failed?: ErrorType): void;
   /** A valid request refused because the endpoint serves `maxConcurrency` already: not a request served, not an error. */
   requestRefused?(): void;
 }
@@ -309,7 +312,7 @@ export class EndpointServer<TEndpoint> {
 
   private finish(stream: ServedStream<TEndpoint>, mark: number, traced: ServerRequestTrace | undefined, failed: RequestOutcome | undefined): void {
     this.active.delete(stream.key);
-    this.options.observer.requestEnded(mark, traced?.sampled);
+    this.options.observer.requestEnded(mark, traced?.sampled, failed?.kind === 'error' ? (failed.errorType as ErrorType) : undefined);
     // The span ends with the stream, classified as the metrics counted it: a cancellation is not an error.
     traced?.end(stream.cancelled ? { kind: 'cancelled', reason: stream.ctx.cancellation ?? CancellationReason.Client } : (failed ?? OK));
     if (this.active.size === 0 && this.idle !== undefined) this.idle();
@@ -321,7 +324,7 @@ export class EndpointServer<TEndpoint> {
     this.lastErrorText = `${refused.errorType}: ${refused.reason}`;
     this.options.logger.debug('request refused', { error_type: refused.errorType, reason: refused.reason });
     if (refused.answer !== Answer.None) this.out.publishError(reply, refused.errorType, refused.reason, this.active.size, refused.answer === Answer.Proven);
-    this.options.observer.requestEnded(mark);
+    this.options.observer.requestEnded(mark, undefined, refused.errorType);
   }
 
   /**

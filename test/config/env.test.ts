@@ -36,6 +36,7 @@ describe('environment', () => {
       interResponseBuckets: [0.001, 0.01, 1],
       maxConcurrency: 8,
       runtimeMetrics: undefined,
+      rpcSemconv: false,
     });
     assert.equal(readEnvConfig({ DYN_SYSTEM_PORT: '0' }).systemPort, 0);
     assert.equal(readEnvConfig({ DYN_SYSTEM_PORT: '1' }).systemPort, 1);
