@@ -4,6 +4,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { createLogger } from '../../src/logging/logger.ts';
 import { EndpointExposition } from '../../src/metrics/endpoint-exposition.ts';
 import { EndpointMetricsProducer, EndpointRegistry } from '../../src/metrics/endpoint-producer.ts';
+import { DynamoError, ErrorCode } from '../../src/errors.ts';
+import { ClientRecorder } from '../../src/metrics/client-recorder.ts';
 import { EndpointRecorder } from '../../src/metrics/endpoint-recorder.ts';
 import { ErrorType } from '../../src/metrics/names.ts';
 import { PrometheusSerializer } from '../../src/metrics/prometheus-serializer.ts';
@@ -30,10 +32,30 @@ function registryWith(n: number): EndpointRegistry {
   return registry;
 }
 
+/** The same endpoints, every other one also with a caller-side recorder registered (before some endpoints: order must not matter). */
+function registryWithCallers(n: number): EndpointRegistry {
+  const registry = new EndpointRegistry();
+  const logger = createLogger('error', () => {});
+  for (const { scope, recorder } of registryWith(n).entries) {
+    if (scope.name.endsWith('e3')) continue;
+    const c = new ClientRecorder(recorder.attributes, scope.name.endsWith('1') ? [0.5] : [0.1, 1, 10], logger);
+    for (let k = 0; k < scope.name.length % 4; k++) {
+      const mark = c.requestStarted();
+      c.requestSent(7 * k);
+      c.responseReceived(3, true, mark);
+      c.requestEnded(mark, k % 2 === 0 ? undefined : new DynamoError(ErrorCode.Timeout, 'x'));
+    }
+    c.requestStarted();
+    registry.add({ name: `${scope.name}/client`, version: '0.1.0' }, c);
+    registry.add(scope, recorder);
+  }
+  return registry;
+}
+
 describe('EndpointExposition (the /metrics fast path)', () => {
-  for (const withScopeLabels of [false, true]) {
-    it(`renders exactly what the general serializer renders from the producer's OTel data (scope labels ${withScopeLabels ? 'on' : 'off'})`, async () => {
-      const registry = registryWith(7);
+  for (const [withScopeLabels, callers] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    it(`renders exactly what the general serializer renders from the producer's OTel data (scope labels ${withScopeLabels ? 'on' : 'off'}${callers ? ', caller-side recorders too' : ''})`, async () => {
+      const registry = callers ? registryWithCallers(7) : registryWith(7);
       const { resourceMetrics } = await new EndpointMetricsProducer(registry).collect();
       const options = { withTargetInfo: false, withScopeLabels };
       const general = await new PrometheusSerializer(options).serialize(resourceMetrics);
