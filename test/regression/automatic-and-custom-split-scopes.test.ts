@@ -2,6 +2,7 @@
 // instrumentation scope (one from our producer, one from the SDK).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { EndpointMetric } from '../../src/index.ts';
 import { startHttpReceiver } from '../helpers/otlp-receiver.ts';
 import { testRuntime } from '../helpers/runtime.ts';
 
@@ -21,8 +22,9 @@ describe('regression: one ScopeMetrics per endpoint', () => {
       assert.ok(scopes[0]!.metrics.some((m) => m.name === 'dynamo_component_requests_total'));
       const produced = (await rt.metricProducer.collect()).resourceMetrics.scopeMetrics.filter((s) => s.scope.name === 'dynamo/ns/c/e');
       assert.equal(produced.length, 1);
-      // the eight automatic families and the custom counter
-      assert.equal(produced[0]!.metrics.length, 9);
+      // the twelve automatic families and the custom counter
+      assert.equal(Object.keys(EndpointMetric).length, 12);
+      assert.equal(produced[0]!.metrics.length, 13);
     } finally {
       await rt.shutdown();
       await receiver.stop();
