@@ -72,9 +72,10 @@ describe('streaming and caller-side metrics', () => {
       yield 'one';
       throw new Error('handler bug');
     });
-    await c.endpoint('hanging').serve(async function* () {
-      yield 'started';
-      await new Promise<void>((resolve) => (release = resolve));
+    // Never answers until its caller cancels: a timeout that depends on no speed at all.
+    await c.endpoint('silent').serve(async function* (_req: unknown, ctx) {
+      await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+      yield 'never';
     });
     await c.endpoint('gated').serve(
       async function* () {
@@ -215,12 +216,14 @@ describe('streaming and caller-side metrics', () => {
     });
 
     it('timeout: no response within timeoutMs', async () => {
-      const client = await clientOf('hanging', { timeoutMs: 300 });
-      const stream = client.generate('x');
-      assert.deepEqual(await stream.next(), { value: 'started', done: false });
-      await assert.rejects(stream.next(), { code: ErrorCode.Timeout });
-      release();
-      assert.deepEqual(clientErrors(await callerMetrics(), 'hanging'), only('timeout'));
+      const client = await clientOf('silent', { timeoutMs: 300 });
+      await assert.rejects(client.generate('x').next(), { code: ErrorCode.Timeout });
+      assert.deepEqual(clientErrors(await callerMetrics(), 'silent'), only('timeout'));
+      assert.equal(value(await callerMetrics(), 'dynamo_client_time_to_first_response_seconds', 'silent', {}, '_count'), 0);
+      // The timed-out caller cancels: the server counts a client cancellation, not an error.
+      const f = await waitFor(serverMetrics, { what: 'the timed-out request cancelled', until: (m) => value(m, 'dynamo_component_inflight_requests', 'silent') === 0 });
+      assert.deepEqual(cancellations(f, 'silent'), [1, 0, 0]);
+      assert.deepEqual(serverErrors(f, 'silent'), [0, 0, 0, 0, 0, 0]);
       await client.close();
     });
 
