@@ -11,13 +11,13 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { RateLimitedLog } from '../logging/rate-limited.ts';
-import { ErrorType } from '../metrics/names.ts';
+import { CancelReason, ErrorType } from '../metrics/names.ts';
 import { readHeaders } from './message-headers.ts';
 import { flushSubscriptions } from './nats-connection.ts';
 import { announceSubject, cancelSubject, controlSubject, instanceSubject, parseAck, RemoteErrorType, TOKEN_RE } from './protocol.ts';
 import { LazyRequestContext } from './request-context.ts';
 import { Answer, parseRequest, type RefusedRequest } from './request-parser.ts';
-import { CancellationReason, OK, type RequestOutcome, type ServerRequestTrace, type ServerTracer, type TraceIds } from './request-tracing.ts';
+import { OK, type RequestOutcome, type ServerRequestTrace, type ServerTracer, type TraceIds } from './request-tracing.ts';
 import { keyOf } from './request-secret.ts';
 import { FinalFailure, PublishFailure, ResponsePublisher } from './response-publisher.ts';
 import { CANCELLED, ServedStream } from './served-stream.ts';
@@ -32,7 +32,7 @@ export interface RequestObserver {
   dataPublished(since: number, first: boolean): number;
   error(type: ErrorType): void;
   /** The request ended early for `reason` (its requester cancelled, stalled, or shutdown's grace ended): never also an `error`. */
-  cancelled(reason: CancellationReason): void;
+  cancelled(reason: CancelReason): void;
   /**
    * The request is over. `sampled`: its span, when it is sampled (the duration histogram keeps it as
    * an exemplar); `failed`: the `error_type` it was counted under, if any (a cancellation is none).
@@ -197,7 +197,7 @@ export class EndpointServer<TEndpoint> {
       clearTimeout(timer);
       if (timedOut) {
         this.options.logger.warn('shutdown grace period over: aborting in-flight requests', { subject: this.options.subject, count: this.active.size });
-        for (const stream of [...this.active.values()]) this.end(stream, RemoteErrorType.ShuttingDown, 'the endpoint shut down before the response stream finished', CancellationReason.Shutdown);
+        for (const stream of [...this.active.values()]) this.end(stream, RemoteErrorType.ShuttingDown, 'the endpoint shut down before the response stream finished', CancelReason.Shutdown);
         if (this.active.size > 0) await drained;
       }
     }
@@ -272,7 +272,7 @@ export class EndpointServer<TEndpoint> {
             const credit = await stream.waitForCredit(this.stallTimeoutMs);
             if (credit === 'stalled') {
               this.options.logger.debug('stream abandoned: no acknowledgement from its reader', { request_id: stream.ctx.requestId, stall_ms: this.stallTimeoutMs });
-              this.end(stream, RemoteErrorType.Cancelled, `no acknowledgement from the reader for ${this.stallTimeoutMs} ms: the stream was abandoned`, CancellationReason.Stall);
+              this.end(stream, RemoteErrorType.Cancelled, `no acknowledgement from the reader for ${this.stallTimeoutMs} ms: the stream was abandoned`, CancelReason.Stall);
             }
             if (credit !== 'credit') break;
           }
@@ -314,7 +314,7 @@ export class EndpointServer<TEndpoint> {
     this.active.delete(stream.key);
     this.options.observer.requestEnded(mark, traced?.sampled, failed?.kind === 'error' ? (failed.errorType as ErrorType) : undefined);
     // The span ends with the stream, classified as the metrics counted it: a cancellation is not an error.
-    traced?.end(stream.cancelled ? { kind: 'cancelled', reason: stream.ctx.cancellation ?? CancellationReason.Client } : (failed ?? OK));
+    traced?.end(stream.cancelled ? { kind: 'cancelled', reason: stream.ctx.cancellation ?? CancelReason.Client } : (failed ?? OK));
     if (this.active.size === 0 && this.idle !== undefined) this.idle();
   }
 
@@ -333,7 +333,7 @@ export class EndpointServer<TEndpoint> {
    * cancellation for `reason`, never as an `error_type`: from here on `run()` sees the stream
    * cancelled and counts no error for it, whatever the handler or a publish does.
    */
-  private end(stream: ServedStream<TEndpoint>, type: string, message: string, reason: CancellationReason): void {
+  private end(stream: ServedStream<TEndpoint>, type: string, message: string, reason: CancelReason): void {
     if (stream.cancelled) return;
     stream.ctx.cancellation = reason;
     stream.cancel(type);
@@ -353,7 +353,7 @@ export class EndpointServer<TEndpoint> {
     const secret = msg.string();
     if (!TOKEN_RE.test(secret)) return;
     const stream = this.active.get(keyOf(secret));
-    if (stream !== undefined) this.end(stream, RemoteErrorType.Cancelled, 'the request was cancelled by its requester', CancellationReason.Client);
+    if (stream !== undefined) this.end(stream, RemoteErrorType.Cancelled, 'the request was cancelled by its requester', CancelReason.Client);
   }
 
   /** Body: `<key> <consumed>`. Clamped to what was sent (ServedStream.ack). */

@@ -1,5 +1,5 @@
 import { Match, type MsgHdrs } from '@nats-io/transport-node';
-import type { CancellationReason } from './request-tracing.ts';
+import type { CancelReason } from '../metrics/names.ts';
 
 /**
  * The headers a request arrived with, read-only. Names match case-insensitively. They include the
@@ -72,7 +72,7 @@ export class LazyRequestContext<TEndpoint> implements RequestContext<TEndpoint> 
   readonly endpoint: TEndpoint;
   readonly instanceId: string;
   /** Why the request was cancelled, once it was. */
-  cancellation: CancellationReason | undefined;
+  cancellation: CancelReason | undefined;
   private readonly rawHeaders: MsgHdrs | undefined;
   private headerView: RequestHeaders | undefined;
   private controller: AbortController | undefined;

@@ -5,11 +5,12 @@
  */
 import { DynamoError, ErrorCode, RemoteError } from '../errors.ts';
 import { RemoteErrorType } from './protocol.ts';
-import { CancellationReason, OK, type RequestOutcome } from './request-tracing.ts';
+import { CancelReason } from '../metrics/names.ts';
+import { OK, type RequestOutcome } from './request-tracing.ts';
 
-const CANCELLED_BY_CLIENT: RequestOutcome = Object.freeze({ kind: 'cancelled', reason: CancellationReason.Client });
-const ABANDONED: RequestOutcome = Object.freeze({ kind: 'cancelled', reason: CancellationReason.Stall });
-const SHUT_DOWN: RequestOutcome = Object.freeze({ kind: 'cancelled', reason: CancellationReason.Shutdown });
+const CANCELLED_BY_CLIENT: RequestOutcome = Object.freeze({ kind: 'cancelled', reason: CancelReason.Client });
+const ABANDONED: RequestOutcome = Object.freeze({ kind: 'cancelled', reason: CancelReason.Stall });
+const SHUT_DOWN: RequestOutcome = Object.freeze({ kind: 'cancelled', reason: CancelReason.Shutdown });
 
 /** `error`: what the stream failed with (undefined when it ended); `cancel`: the caller asked the server to stop. */
 export function outcomeOf(error: unknown, cancel: boolean): RequestOutcome {

@@ -4,24 +4,13 @@
  * in the request's headers; without them the request plane runs exactly as before.
  */
 import type { MsgHdrs } from '@nats-io/transport-node';
-
-/** Why a request was cancelled — never an error: the same reasons `dynamo_component_cancellation_total` counts. */
-export const CancellationReason = {
-  /** The requester cancelled (its signal, leaving the loop early) or went away. */
-  Client: 'client',
-  /** The reader stopped acknowledging and the server abandoned the stream. */
-  Stall: 'stall',
-  /** The serving instance shut down before the stream finished. */
-  Shutdown: 'shutdown',
-} as const;
-/** `client`, `stall` or `shutdown`. */
-export type CancellationReason = (typeof CancellationReason)[keyof typeof CancellationReason];
+import type { CancelReason } from '../metrics/names.ts';
 
 /** How a request ended, classified as the metrics count it. */
 export type RequestOutcome =
   | { readonly kind: 'ok' }
   | { readonly kind: 'error'; readonly errorType: string }
-  | { readonly kind: 'cancelled'; readonly reason: CancellationReason };
+  | { readonly kind: 'cancelled'; readonly reason: CancelReason };
 
 /** The one `ok` outcome: nothing is allocated for a request that succeeds. */
 export const OK: RequestOutcome = Object.freeze({ kind: 'ok' });

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AUTOMATIC_METRICS, NatsConnectedMetric, UptimeMetric } from '../../src/metrics/names.ts';
-import { allPanels, alertingRules, concreteExpr, dashboard, familiesRead, PENDING_FAMILIES, recordingRules, RUNTIME_HEALTH_FAMILIES } from './kit.ts';
+import { CLIENT_METRICS } from '../../src/metrics/client-names.ts';
+import { allPanels, alertingRules, concreteExpr, dashboard, familiesRead, recordingRules, RUNTIME_HEALTH_FAMILIES } from './kit.ts';
 
-/** Every family the runtime exposes (or will, with issue 13), plus Prometheus's own `up`. */
+/** Every family the runtime exposes, plus Prometheus's own `up`. */
 const KNOWN = new Set<string>([
   ...AUTOMATIC_METRICS.map((m) => m.name),
   UptimeMetric.name,
   NatsConnectedMetric.name,
   ...RUNTIME_HEALTH_FAMILIES,
-  ...PENDING_FAMILIES,
+  ...CLIENT_METRICS.map((m) => m.name),
   'up',
 ]);
 
