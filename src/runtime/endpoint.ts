@@ -17,6 +17,7 @@ import { EndpointClient, type ClientOptions } from '../transport/client.ts';
 import { EndpointServer, type ServerEngine } from '../transport/endpoint-server.ts';
 import { endpointSubject } from '../transport/protocol.ts';
 import { clientTracer, serverTracer, type EndpointPath } from '../tracing/endpoint-tracing.ts';
+import { rpcMethod } from '../tracing/semconv.ts';
 import { Ingress, type Engine, type Handler } from './ingress.ts';
 
 /** Options of `endpoint.serve()`. */
@@ -115,7 +116,7 @@ export class Endpoint extends MetricsNode {
     if (serving && !this.metricsStarted) {
       this.metricsStarted = true;
       this.recorder.startTime = hrTime();
-      if (this.ctx.rpcSemconv) this.recorder.callSink = rpcCallSink(this.metersOf(this.scopeName), RpcSemconv.serverDuration, this.attributes, this.path, ERROR_TYPES);
+      if (this.ctx.rpcSemconv) this.recorder.callSink = rpcCallSink(this.metersOf(this.scopeName), RpcSemconv.serverDuration, this.attributes, this.rpcMethod, ERROR_TYPES);
     }
     if (serving) this.ctx.pipeline.addEndpoint(this.scopeName, this.recorder);
     else if (this.servingState) this.ctx.pipeline.removeEndpoint(this.scopeName);
@@ -231,7 +232,7 @@ export class Endpoint extends MetricsNode {
       this.callers = new ClientRecorder(this.attributes, Array.from(this.recorder.duration.bounds), this.ctx.logger);
       const scope = `${this.scopeName}/client`;
       this.ctx.pipeline.addCaller(scope, this.callers);
-      if (this.ctx.rpcSemconv) this.callers.callSink = rpcCallSink(this.metersOf(scope), RpcSemconv.clientDuration, this.attributes, this.path, CLIENT_ERROR_TYPES);
+      if (this.ctx.rpcSemconv) this.callers.callSink = rpcCallSink(this.metersOf(scope), RpcSemconv.clientDuration, this.attributes, this.rpcMethod, CLIENT_ERROR_TYPES);
     }
     return this.callers;
   }
@@ -240,6 +241,11 @@ export class Endpoint extends MetricsNode {
   private metersOf(scope: string): Meter[] {
     const external = this.ctx.pipeline.externalMeter(scope);
     return external === undefined ? [this.ctx.pipeline.meter(scope)] : [this.ctx.pipeline.meter(scope), external];
+  }
+
+  /** `rpc.method` of this endpoint: the same in spans and in the opt-in RPC metrics. */
+  private get rpcMethod(): string {
+    return rpcMethod(this.component.namespace.name, this.component.name, this.name);
   }
 
   /** @internal */

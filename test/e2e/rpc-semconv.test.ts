@@ -40,7 +40,7 @@ describe('RPC semantic conventions (opt-in)', () => {
     it(`OTEL_SEMCONV_STABILITY_OPT_IN="${optIn}": rpc.server/client.call.duration with rpc.system.name, rpc.method and error.type on failures only`, async () => {
       const { text, resourceMetrics } = await run(optIn);
       const f = parseExposition(text);
-      const base = { dynamo_namespace: 'ns', dynamo_component: 'c', dynamo_endpoint: 'e', rpc_method: 'ns/c/e', rpc_system_name: 'dynamo' };
+      const base = { dynamo_namespace: 'ns', dynamo_component: 'c', dynamo_endpoint: 'e', rpc_method: 'ns.c/e', rpc_system_name: 'dynamo' };
       const count = (family: string, labels: Record<string, string>) =>
         f.get(family)!.samples.filter((s) => s.name === `${family}_count` && JSON.stringify(Object.entries(s.labels).sort()) === JSON.stringify(Object.entries(labels).sort())).map((s) => s.value);
       assert.deepEqual(count('rpc_server_call_duration', base), [2]);
@@ -58,7 +58,7 @@ describe('RPC semantic conventions (opt-in)', () => {
       const server = metrics.find((m) => m.descriptor.name === 'rpc.server.call.duration')!;
       assert.equal(server.descriptor.unit, 's');
       const failed = server.dataPoints.find((p) => p.attributes['error.type'] === 'generate')!;
-      assert.deepEqual([failed.attributes['rpc.system.name'], failed.attributes['rpc.method']], ['dynamo', 'ns/c/e']);
+      assert.deepEqual([failed.attributes['rpc.system.name'], failed.attributes['rpc.method']], ['dynamo', 'ns.c/e']);
       assert.ok(metrics.some((m) => m.descriptor.name === 'rpc.client.call.duration'));
     });
   }
