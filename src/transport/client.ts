@@ -285,7 +285,7 @@ export class EndpointClient {
         traced?.end(outcomeOf(error, cancel));
         observer?.requestEnded(mark, error);
       },
-      load: (instanceId, load) => this.directory.reportLoad(instanceId, load),
+      load: (instanceId, load) => this.directory.reportLoad(instanceId, load, tracked === instanceId),
       ...(traced === undefined ? {} : { firstResponse: () => traced.firstResponse() }),
       ...(observer === undefined ? {} : { received: (bytes: number, firstData: boolean) => observer.responseReceived(bytes, firstData, mark) }),
       ack: (instanceId, consumed) => {

@@ -134,10 +134,11 @@ export class InstanceDirectory {
 
   /**
    * `instanceId` reported `load` requests in flight besides the one it answered. Of those, the
-   * ones that were ours are counted by `track` already: only the others are kept.
+   * ones that were ours are counted by `track` already: only the others are kept. `answeredTracked`:
+   * the answered request is among ours counted for that instance (sent to it, not through the queue group).
    */
-  reportLoad(instanceId: string, load: number): void {
-    const ours = Math.max(0, (this.outstanding.get(instanceId) ?? 0) - 1);
+  reportLoad(instanceId: string, load: number, answeredTracked: boolean): void {
+    const ours = Math.max(0, (this.outstanding.get(instanceId) ?? 0) - (answeredTracked ? 1 : 0));
     this.reports.set(instanceId, { others: Math.max(0, load - ours), at: Date.now() });
   }
 

@@ -16,7 +16,7 @@ describe('instance load estimate', () => {
     assert.equal(d.load('A'), 2);
     // A answers one of our two requests and reports 6 others in flight: one of them is our other request.
     const t = Date.now();
-    d.reportLoad('A', 6);
+    d.reportLoad('A', 6, true);
     d.track('A', -1); // the answered request is done
     assert.equal(d.load('A', t), 5 + 1, "5 of others' + our 1");
     assert.equal(d.load('A', t + LOAD_REPORT_TTL_MS), 6, 'still fresh at the TTL');
@@ -31,7 +31,15 @@ describe('instance load estimate', () => {
   it('a report smaller than our own requests in flight (they ended meanwhile) counts no others', () => {
     const d = directory();
     for (let i = 0; i < 4; i++) d.track('B', 1);
-    d.reportLoad('B', 1);
+    d.reportLoad('B', 1, true);
     assert.equal(d.load('B'), 4);
+  });
+
+  it('an answer to a request sent through the queue group (not counted for the instance) leaves all of our in-flight requests out of the report', () => {
+    const d = directory();
+    d.track('C', 1);
+    d.track('C', 1);
+    d.reportLoad('C', 5, false); // our two are among the 5; the answered one was never counted for C
+    assert.equal(d.load('C'), 3 + 2);
   });
 });
