@@ -6,15 +6,15 @@
  * client tracer's setter, which also counts what it wrote.
  */
 import type { TextMapGetter } from '@opentelemetry/api';
-import { Match, type MsgHdrs } from '@nats-io/transport-node';
+import type { HeaderBlock } from '../transport/header-block.ts';
 
-export const natsHeaderGetter: TextMapGetter<MsgHdrs | undefined> = {
+export const natsHeaderGetter: TextMapGetter<HeaderBlock | undefined> = {
   keys(carrier) {
     return carrier === undefined ? [] : carrier.keys();
   },
   get(carrier, key) {
     if (carrier === undefined) return undefined;
-    const values = carrier.values(key, Match.IgnoreCase);
+    const values = carrier.values(key, true);
     if (values.length === 0) return undefined;
     return values.length === 1 ? values[0] : values;
   },

@@ -8,8 +8,8 @@
  * cost is one extract (a no-op) and one small object per request.
  */
 import { context, INVALID_SPAN_CONTEXT, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
-import type { MsgHdrs } from '@nats-io/transport-node';
 import type { RequestOutcome, ServerRequestTrace, ServerTracer, TraceIds } from '../transport/request-tracing.ts';
+import type { HeaderBlock } from '../transport/header-block.ts';
 import { natsHeaderGetter } from './nats-carrier.ts';
 import { TracingFailures } from './never-throw.ts';
 import { Attr, FIRST_RESPONSE_EVENT } from './semconv.ts';
@@ -32,7 +32,7 @@ export class EndpointServerTracer implements ServerTracer {
     this.failures = new TracingFailures(`${names.method} (server)`);
   }
 
-  start(headers: MsgHdrs | undefined, requestId: string): ServerRequestTrace {
+  start(headers: HeaderBlock | undefined, requestId: string): ServerRequestTrace {
     let parent: Context = ROOT_CONTEXT;
     try {
       parent = propagation.extract(ROOT_CONTEXT, headers, natsHeaderGetter);

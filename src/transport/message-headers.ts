@@ -2,13 +2,16 @@
  * Reads a NATS message's header block at a bounded cost, never throwing. nats.js decodes headers
  * lazily on `msg.headers`, in time that grows with the square of the number of names, and throws
  * from that getter on a block it cannot parse; a subscription callback that lets it escape loses
- * its subscription. Every message the request plane takes goes through `readHeaders` first.
+ * its subscription. Every message the request plane takes goes through `readHeaders` first: the
+ * block's size and lines are checked on its raw bytes, then it is read by `HeaderBlock`
+ * (header-block.ts), which reads what nats.js reads at a fraction of its cost.
  */
-import type { Msg, MsgHdrs } from '@nats-io/transport-node';
+import type { Msg } from '@nats-io/transport-node';
+import { HeaderBlock } from './header-block.ts';
 import { MAX_HEADER_BYTES, MAX_HEADER_ENTRIES } from './protocol.ts';
 
 export type HeaderRead =
-  | { readonly ok: true; readonly headers: MsgHdrs | undefined }
+  | { readonly ok: true; readonly headers: HeaderBlock | undefined }
   | { readonly ok: false; readonly reason: string };
 
 /** The fields of nats.js's message class that hold the raw header block (`hdr` = its length, -1 for none). */
@@ -30,28 +33,27 @@ export function rawHeaderBlock(msg: Msg): Uint8Array | undefined | null {
 
 const LF = 0x0a;
 
-/** Refuses blocks over the byte or line limit in one linear pass, then lets nats.js decode what is left. */
+/** Refuses blocks over the byte or line limit in one linear pass, then reads what is left. */
 export function readHeaders(msg: Msg): HeaderRead {
-  const block = rawHeaderBlock(msg);
-  if (block !== null) {
-    if (block === undefined) return { ok: true, headers: undefined };
-    if (block.length > MAX_HEADER_BYTES) return { ok: false, reason: `header block of ${block.length} bytes is over the ${MAX_HEADER_BYTES}-byte limit` };
-    let lines = 0;
-    for (let i = 0; i < block.length; i++) if (block[i] === LF) lines++;
-    // the status line and the blank line that ends the block are not entries
-    if (lines - 2 > MAX_HEADER_ENTRIES) return { ok: false, reason: `header block of ${lines - 2} lines is over the ${MAX_HEADER_ENTRIES}-entry limit` };
-  }
+  let block = rawHeaderBlock(msg);
   try {
-    return { ok: true, headers: msg.headers };
+    if (block === null) {
+      // This nats.js does not expose the raw block: its decoding (unbounded) is all there is.
+      block = (msg.headers as { encode(): Uint8Array } | undefined)?.encode();
+    } else if (block !== undefined) {
+      if (block.length > MAX_HEADER_BYTES) return { ok: false, reason: `header block of ${block.length} bytes is over the ${MAX_HEADER_BYTES}-byte limit` };
+      let lines = 0;
+      for (let i = 0; i < block.length; i++) if (block[i] === LF) lines++;
+      // the status line and the blank line that ends the block are not entries
+      if (lines - 2 > MAX_HEADER_ENTRIES) return { ok: false, reason: `header block of ${lines - 2} lines is over the ${MAX_HEADER_ENTRIES}-entry limit` };
+    }
+    return { ok: true, headers: block === undefined || block === null ? undefined : HeaderBlock.parse(block) };
   } catch (err) {
     return { ok: false, reason: `malformed header block: ${(err as Error).message}` };
   }
 }
 
-/** The header's only value: '' when absent, null when repeated (ambiguous) or when its value cannot be read. */
-export function single(h: MsgHdrs | undefined, key: string): string | null {
-  if (h === undefined) return '';
-  const values = h.values(key);
-  if (values.length > 1) return null;
-  return values[0] ?? '';
+/** The header's only value: '' when absent, null when repeated (ambiguous). */
+export function single(h: HeaderBlock | undefined, key: string): string | null {
+  return h === undefined ? '' : h.single(key);
 }

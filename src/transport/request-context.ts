@@ -1,5 +1,5 @@
-import { Match, type MsgHdrs } from '@nats-io/transport-node';
 import type { CancelReason } from '../metrics/names.ts';
+import type { HeaderBlock } from './header-block.ts';
 
 /**
  * The headers a request arrived with, read-only. Names match case-insensitively. They include the
@@ -39,22 +39,22 @@ const NO_HEADERS: RequestHeaders = Object.freeze({
 
 /** A read-only view: the handler cannot change what tracing and the server read. */
 class HeaderView implements RequestHeaders {
-  private readonly h: MsgHdrs;
+  private readonly h: HeaderBlock;
 
-  constructor(h: MsgHdrs) {
+  constructor(h: HeaderBlock) {
     this.h = h;
   }
 
   get(name: string): string | undefined {
-    return this.h.values(name, Match.IgnoreCase)[0];
+    return this.h.values(name, true)[0];
   }
 
   values(name: string): readonly string[] {
-    return [...this.h.values(name, Match.IgnoreCase)];
+    return this.h.values(name, true);
   }
 
   has(name: string): boolean {
-    return this.h.has(name, Match.IgnoreCase);
+    return this.h.has(name, true);
   }
 
   keys(): readonly string[] {
@@ -73,13 +73,13 @@ export class LazyRequestContext<TEndpoint> implements RequestContext<TEndpoint> 
   readonly instanceId: string;
   /** Why the request was cancelled, once it was. */
   cancellation: CancelReason | undefined;
-  private readonly rawHeaders: MsgHdrs | undefined;
+  private readonly rawHeaders: HeaderBlock | undefined;
   private headerView: RequestHeaders | undefined;
   private controller: AbortController | undefined;
   private abortedReason: unknown;
   private aborted = false;
 
-  constructor(requestId: string, endpoint: TEndpoint, instanceId: string, headers?: MsgHdrs) {
+  constructor(requestId: string, endpoint: TEndpoint, instanceId: string, headers?: HeaderBlock) {
     this.requestId = requestId;
     this.endpoint = endpoint;
     this.instanceId = instanceId;

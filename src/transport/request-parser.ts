@@ -11,9 +11,9 @@
  *   reply subject missing or forbidden    → response_stream
  *   reply's tag not proven by the key     → invalid_message
  */
-import type { MsgHdrs } from '@nats-io/transport-node';
 import { ErrorType } from '../metrics/names.ts';
 import { decodeBody, isContentType } from './codec.ts';
+import type { HeaderBlock } from './header-block.ts';
 import { single, type HeaderRead } from './message-headers.ts';
 import {
   ContentType,
@@ -36,7 +36,7 @@ export interface ParsedRequest {
   readonly key: string;
   readonly window: number;
   /** The request's headers, read and bounded: the handler's `ctx.headers`, where tracing finds the caller's context. */
-  readonly headers: MsgHdrs | undefined;
+  readonly headers: HeaderBlock | undefined;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { MsgHdrs } from '@nats-io/transport-node';
 import type { CancelReason } from '../metrics/names.ts';
+import type { HeaderBlock } from './header-block.ts';
 
 /** How a request ended, classified as the metrics count it. */
 export type RequestOutcome =
@@ -35,7 +36,7 @@ export interface ServerRequestTrace {
 
 /** Makes the server's trace of each request, from the headers it arrived with. */
 export interface ServerTracer {
-  start(headers: MsgHdrs | undefined, requestId: string): ServerRequestTrace;
+  start(headers: HeaderBlock | undefined, requestId: string): ServerRequestTrace;
 }
 
 /** The caller's side of one request's trace. */

@@ -3,9 +3,10 @@
  * client's inbox dispatcher. It ends at the end-of-stream message, or fails with a typed error:
  * remote error, no responders, timeout, cancelled, or cut short.
  */
-import type { Msg, MsgHdrs } from '@nats-io/transport-node';
+import type { Msg } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode, RemoteError } from '../errors.ts';
 import { decodeBody, isContentType } from './codec.ts';
+import type { HeaderBlock } from './header-block.ts';
 import { readHeaders, single } from './message-headers.ts';
 import { ContentType, Header, INSTANCE_ID_RE, LOAD_RE, MessageKind, PROTOCOL_VERSION, RemoteErrorType, type EndOfStream, type ErrorBody } from './protocol.ts';
 
@@ -270,7 +271,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   }
 
   /** Before the stream settles: the router counts this request as in flight until then. */
-  private reportLoad(instance: string, h: MsgHdrs): void {
+  private reportLoad(instance: string, h: HeaderBlock): void {
     const load = single(h, Header.Load);
     if (load !== null && LOAD_RE.test(load)) this.hooks.load(instance, Number(load));
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { MsgHdrs } from '@nats-io/transport-node';
+import { HeaderBlock } from '../../src/transport/header-block.ts';
 import { Answer, parseRequest } from '../../src/transport/request-parser.ts';
 import { MAX_HEADER_BYTES, parseAck, replySubjectRefusal, replyTag } from '../../src/transport/protocol.ts';
 import { keyOf, newRequestSecret, tagOf } from '../../src/transport/request-secret.ts';
@@ -8,12 +9,12 @@ import { rawRequest, tagFor } from '../helpers/raw-request.ts';
 
 const SUBJECT = 'dynamo.ns.comp.ep';
 const enc = new TextEncoder();
-const ok = (h: MsgHdrs | undefined) => ({ ok: true as const, headers: h });
+const ok = (h: MsgHdrs | undefined) => ({ ok: true as const, headers: h === undefined ? undefined : HeaderBlock.parse((h as unknown as { encode(): Uint8Array }).encode()) });
 
 describe('parseRequest (pure: no NATS)', () => {
   it('accepts a request whose key proves its reply subject', () => {
     const r = rawRequest(SUBJECT, '{"a":1}', { window: 16, requestId: 'req-1' });
-    assert.deepEqual(parseRequest(r.data, r.reply, ok(r.headers), SUBJECT), { ok: true, value: { a: 1 }, requestId: 'req-1', key: r.key, window: 16, headers: r.headers });
+    assert.deepEqual(parseRequest(r.data, r.reply, ok(r.headers), SUBJECT), { ok: true, value: { a: 1 }, requestId: 'req-1', key: r.key, window: 16, headers: ok(r.headers).headers });
   });
 
   it('caps the window and defaults it', () => {

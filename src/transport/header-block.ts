@@ -1,0 +1,150 @@
+/**
+ * A NATS header block, read in one pass. Every message the request plane takes has one, and
+ * nats.js's own reading (`msg.headers`, `MsgHdrsImpl.decode`) was the largest single cost of
+ * serving a request, because each `append` validates the name and searches every name seen so far
+ * (docs/benchmarks.md, "The request plane's cost"). This reads the same bytes into the same names
+ * and values, in the same order, refusing what nats.js refuses, in well under half the time
+ * (test/transport/header-block.test.ts holds it to nats.js's reading); nothing else of nats.js's
+ * header API is needed.
+ *
+ * The reading, as nats.js's:
+ * - the first line is `NATS/1.0`, optionally followed by a status code and description;
+ * - every other line that has a colon is `name: value`; the value is trimmed; lines without a
+ *   colon are skipped;
+ * - a name with a character outside printable ASCII (33–126) is malformed, and so is a value that
+ *   still holds a CR or LF after trimming (the block is split on CRLF only).
+ */
+
+/** A header block nats.js would refuse to decode. */
+export class MalformedHeaders extends Error {}
+
+const HEADER = 'NATS/1.0';
+
+export class HeaderBlock {
+  /** The status code of the block's first line (`NATS/1.0 503` → 503), 0 when it has none. */
+  readonly code: number;
+  /** The status line's description, '' when it has none. */
+  readonly description: string;
+  /** Entry names and values, in the order they came. */
+  private readonly names: string[];
+  private readonly entries: string[];
+
+  private constructor(code: number, description: string, names: string[], entries: string[]) {
+    this.code = code;
+    this.description = description;
+    this.names = names;
+    this.entries = entries;
+  }
+
+  /** @internal From the status line and the entries `read` found. */
+  static of(status: string, names: string[], entries: string[]): HeaderBlock {
+    let code = 0;
+    let description = '';
+    if (status !== HEADER) {
+      let rest = status.replace(HEADER, '').trim();
+      if (rest.length > 0) {
+        code = parseInt(rest, 10);
+        if (Number.isNaN(code)) code = 0;
+        rest = rest.replace(String(code), '');
+        description = rest.trim();
+      }
+    }
+    return new HeaderBlock(code, description, names, entries);
+  }
+
+  /** Reads a raw block (status line to the blank line). Throws `MalformedHeaders` where nats.js's decode throws. */
+  static parse(block: Uint8Array): HeaderBlock {
+    const bytes = Buffer.from(block.buffer, block.byteOffset, block.length);
+    // Nearly always ASCII: read as Latin-1 (a straight copy) and only when a byte above 0x7f shows
+    // up read again as UTF-8 with replacement characters, as nats.js's `TextDecoder` does.
+    return read(bytes.toString('latin1')) ?? (read(bytes.toString('utf8'), true) as HeaderBlock);
+  }
+
+  /** The only value of `name` (exact name): '' when absent, null when repeated. */
+  single(name: string): string | null {
+    let found: string | undefined;
+    for (let i = 0; i < this.names.length; i++) {
+      if (this.names[i] !== name) continue;
+      if (found !== undefined) return null;
+      found = this.entries[i]!;
+    }
+    return found ?? '';
+  }
+
+  /**
+   * Every value of `name`, grouped by the names as they were written in the order each first
+   * appeared (as nats.js returns them); `ignoreCase` matches names case-insensitively.
+   */
+  values(name: string, ignoreCase = false): string[] {
+    const out: string[] = [];
+    const wanted = ignoreCase ? name.toLowerCase() : name;
+    for (const key of this.keys()) {
+      if ((ignoreCase ? key.toLowerCase() : key) !== wanted) continue;
+      for (let i = 0; i < this.names.length; i++) if (this.names[i] === key) out.push(this.entries[i]!);
+    }
+    return out;
+  }
+
+  /** The first value of `name` (exact name), undefined when absent. */
+  get(name: string): string | undefined {
+    const i = this.names.indexOf(name);
+    return i < 0 ? undefined : this.entries[i];
+  }
+
+  /** Whether `name` is present. */
+  has(name: string, ignoreCase = false): boolean {
+    const wanted = ignoreCase ? name.toLowerCase() : name;
+    return this.names.some((key) => (ignoreCase ? key.toLowerCase() : key) === wanted);
+  }
+
+  /** The distinct names, as written, in the order each first appeared. */
+  keys(): string[] {
+    return [...new Set(this.names)];
+  }
+}
+
+const CR = 13;
+const LF = 10;
+const COLON = 58;
+
+/**
+ * One pass over the characters. Returns undefined when `text` (read as Latin-1) has a character
+ * above 0x7f and `decoded` is false: the caller reads it again as UTF-8.
+ */
+function read(text: string, decoded = false): HeaderBlock | undefined {
+  const n = text.length;
+  let high = 0;
+  let i = text.indexOf('\r\n');
+  if (i < 0) i = n;
+  const status = text.slice(0, i);
+  for (let k = 0; k < status.length; k++) high |= status.charCodeAt(k);
+  const names: string[] = [];
+  const entries: string[] = [];
+  for (i += 2; i < n; i += 2) {
+    const start = i;
+    let colon = -1;
+    let badName = -1;
+    let loneBreak = false;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      high |= c;
+      if (c === CR && text.charCodeAt(i + 1) === LF) break;
+      if (colon < 0) {
+        if (c === COLON) colon = i;
+        else if ((c < 33 || c > 126) && badName < 0) badName = i;
+      } else if (c === CR || c === LF) {
+        loneBreak = true;
+      }
+    }
+    // nats.js splits on CRLF only, skips empty lines and lines without a colon
+    if (i === start || colon < 0) continue;
+    if (high > 0x7f && !decoded) return undefined;
+    if (badName >= 0) throw new MalformedHeaders(`'${text[badName]!}' is not a valid character in a header name`);
+    const value = text.slice(colon + 1, i).trim();
+    if (loneBreak && (value.includes('\r') || value.includes('\n'))) throw new MalformedHeaders('header values cannot contain \\r or \\n');
+    names.push(text.slice(start, colon));
+    entries.push(value);
+  }
+  if (high > 0x7f && !decoded) return undefined;
+  return HeaderBlock.of(status, names, entries);
+}

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MsgHdrsImpl } from '@nats-io/transport-node';
+import { HeaderBlock, MalformedHeaders } from '../../src/transport/header-block.ts';
+import { rng } from '../helpers/rng.ts';
+
+const enc = new TextEncoder();
+
+/** What nats.js reads from `bytes`: the reference `HeaderBlock` must agree with, or the error it throws. */
+function natsRead(bytes: Uint8Array): { code: number; description: string; keys: string[]; values: Map<string, string[]>; folded: Map<string, string[]> } | 'throws' {
+  let h: MsgHdrsImpl;
+  try {
+    h = MsgHdrsImpl.decode(bytes);
+  } catch {
+    return 'throws';
+  }
+  const keys = h.keys();
+  return {
+    code: h.code,
+    description: h.description,
+    keys,
+    values: new Map(keys.map((k) => [k, h.values(k)])),
+    folded: new Map(keys.map((k) => [k, h.values(k.toLowerCase(), 'IgnoreCase' as never)])),
+  };
+}
+
+function ourRead(bytes: Uint8Array): ReturnType<typeof natsRead> {
+  let h: HeaderBlock;
+  try {
+    h = HeaderBlock.parse(bytes);
+  } catch (error) {
+    assert.ok(error instanceof MalformedHeaders);
+    return 'throws';
+  }
+  const keys = h.keys();
+  return {
+    code: h.code,
+    description: h.description,
+    keys,
+    values: new Map(keys.map((k) => [k, h.values(k)])),
+    folded: new Map(keys.map((k) => [k, h.values(k.toLowerCase(), true)])),
+  };
+}
+
+describe('HeaderBlock reads what nats.js reads', () => {
+  it('the request plane’s own blocks, statuses and edge cases: same names, values, order, status, refusals', () => {
+    const cases = [
+      'NATS/1.0\r\nDynamo-Protocol: 2\r\nDynamo-Request-Id: abc-1\r\nDynamo-Key: k\r\n\r\n',
+      'NATS/1.0 503\r\n\r\n',
+      'NATS/1.0 503 No Responders\r\n\r\n',
+      'NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: 1\r\n\r\n',
+      'NATS/1.0  abc \r\n\r\n',
+      'NATS/1.0\r\nA: 1\r\na: 2\r\nA: 3\r\n\r\n',
+      'NATS/1.0\r\nA:    spaced   \r\nB:\r\nC: x:y:z\r\n\r\n',
+      'NATS/1.0\r\nno colon here\r\nD: 4\r\n\r\n',
+      'NATS/1.0\r\nBad Key: x\r\n\r\n',
+      'NATS/1.0\r\nK: a\nb\r\n\r\n',
+      'NATS/1.0\r\nK: a\rb\r\n\r\n',
+      'NATS/1.0\r\nK: trailing\r\r\n\r\n',
+      'NATS/1.0\r\n: empty name\r\n\r\n',
+      'NATS/1.0\r\nÜ: x\r\n\r\n',
+      'NATS/1.0\r\nK: välue ✓\r\n\r\n',
+      'NATS/1.0',
+      '',
+      'garbage',
+      '\uFEFFNATS/1.0\r\nA: b\r\n\r\n',
+    ];
+    for (const text of cases) {
+      const bytes = enc.encode(text);
+      assert.deepEqual(ourRead(bytes), natsRead(bytes), JSON.stringify(text));
+    }
+    const block = HeaderBlock.parse(enc.encode('NATS/1.0\r\nA: 1\r\nB: 2\r\nA: 3\r\n\r\n'));
+    assert.equal(block.single('A'), null);
+    assert.equal(block.single('B'), '2');
+    assert.equal(block.single('b'), '');
+    assert.equal(block.get('A'), '1');
+    assert.equal(block.get('C'), undefined);
+    assert.equal(block.has('b'), false);
+    assert.equal(block.has('b', true), true);
+  });
+
+  it('random blocks (seeded): the same reading or the same refusal as nats.js, every time', () => {
+    const random = rng(20261122);
+    const alphabet = ['A', 'b', '-', ':', ' ', '\t', '\r', '\n', '\r\n', 'é', '\u0000', '\u007f', 'x', '1', 'NATS/1.0', ' 503 ', 'Dynamo-Key'];
+    for (let n = 0; n < 5000; n++) {
+      let text = random() < 0.8 ? 'NATS/1.0' : '';
+      const parts = Math.floor(random() * 24);
+      for (let i = 0; i < parts; i++) text += alphabet[Math.floor(random() * alphabet.length)];
+      text += random() < 0.7 ? '\r\n\r\n' : '';
+      const bytes = enc.encode(text);
+      assert.deepEqual(ourRead(bytes), natsRead(bytes), `seed 20261122, case ${n}: ${JSON.stringify(text)}`);
+    }
+  });
+
+  it('invalid UTF-8 reads as replacement characters, as nats.js’s decoder does', () => {
+    const bytes = new Uint8Array([...enc.encode('NATS/1.0\r\nK: a'), 0xff, 0xfe, ...enc.encode('b\r\n\r\n')]);
+    assert.deepEqual(ourRead(bytes), natsRead(bytes));
+    assert.equal(HeaderBlock.parse(bytes).get('K'), 'a\uFFFD\uFFFDb');
+  });
+});
