@@ -138,16 +138,18 @@ export class EndpointRecorder implements MetricsRecorder {
 
   /**
    * The request is over (last response or error published); `trace`: its span, when sampled;
-   * `failed`: the `error_type` it ended with, if any. The caller calls this exactly once per
-   * `requestStarted`; the guard keeps in-flight from going negative if that is ever broken.
+   * `failed`: the `error_type` it ended with, if any; `endMark`: when it ended, if the caller read
+   * the clock already (the mark `dataPublished` returned for a message that also ended the stream).
+   * The caller calls this exactly once per `requestStarted`; the guard keeps in-flight from going
+   * negative if that is ever broken.
    */
-  requestEnded(startMark: number, trace?: ExemplarTrace, failed?: ErrorType): void {
+  requestEnded(startMark: number, trace?: ExemplarTrace, failed?: ErrorType, endMark?: number): void {
     if (this.inflight <= 0) {
       this.logger.once('inflight-underflow', 'warn', 'requestEnded called more often than requestStarted; ignored');
       return;
     }
     this.inflight--;
-    const end = now();
+    const end = endMark ?? now();
     const seconds = (end - startMark) / 1000;
     const bucket = this.duration.observe(seconds);
     // A sampled request leaves its trace in the bucket it was counted in; the rest pay nothing.

@@ -35,9 +35,11 @@ export interface RequestObserver {
   cancelled(reason: CancelReason): void;
   /**
    * The request is over. `sampled`: its span, when it is sampled (the duration histogram keeps it as
-   * an exemplar); `failed`: the `error_type` it was counted under, if any (a cancellation is none).
+   * an exemplar); `failed`: the `error_type` it was counted under, if any (a cancellation is none);
+   * `endMark`: the mark `dataPublished` returned for the message that ended the stream, when one
+   * did (a `last` message): the end is that moment, and the clock is not read again.
    */
-  requestEnded(startMark: number, sampled?: TraceIds, failed?: ErrorType): void;
+  requestEnded(startMark: number, sampled?: TraceIds, failed?: ErrorType, endMark?: number): void;
   /** A valid request refused because the endpoint serves `maxConcurrency` already: not a request served, not an error. */
   requestRefused?(): void;
 }
@@ -245,74 +247,126 @@ export class EndpointServer<TEndpoint> {
     this.active.set(parsed.key, stream);
     const traced = this.options.tracer?.start(parsed.headers, parsed.requestId);
     // The whole stream runs in the request's trace context: the handler and every step of its generator.
-    if (traced === undefined) void this.run(stream, parsed.value, mark, undefined);
-    else void traced.run(() => this.run(stream, parsed.value, mark, traced));
+    if (traced === undefined) this.serve(stream, parsed.value, mark, undefined);
+    else traced.run(() => this.serve(stream, parsed.value, mark, traced));
   }
 
-  private async run(stream: ServedStream<TEndpoint>, request: unknown, mark: number, traced: ServerRequestTrace | undefined): Promise<void> {
-    let iterator: AsyncIterator<unknown, unknown> | undefined;
+  /**
+   * Calls the engine. A value it returns is answered at once (`answer`); a promise or a stream of
+   * responses goes on asynchronously. Nothing here awaits: a synchronous handler's request is
+   * served and over before this returns, without a promise made for it.
+   */
+  private serve(stream: ServedStream<TEndpoint>, request: unknown, mark: number, traced: ServerRequestTrace | undefined): void {
+    let out: unknown;
+    try {
+      out = this.options.engine(request, stream.ctx);
+    } catch (err) {
+      return this.finish(stream, mark, traced, this.failed(stream, err, undefined));
+    }
+    if (isPromiseLike(out)) void this.settle(stream, out, mark, traced);
+    else if (isAsyncIterable(out) || isSyncIterator(out)) void this.iterate(stream, out, mark, traced);
+    else this.answer(stream, out, mark, traced);
+  }
+
+  /** A handler's promise: a value is answered like a returned one, a stream of responses is iterated. */
+  private async settle(stream: ServedStream<TEndpoint>, work: PromiseLike<unknown>, mark: number, traced: ServerRequestTrace | undefined): Promise<void> {
+    let out: unknown;
+    try {
+      out = await stream.orCancelled(work);
+    } catch (err) {
+      return this.finish(stream, mark, traced, this.failed(stream, err, undefined));
+    }
+    if (out === CANCELLED || stream.cancelled) this.finish(stream, mark, traced, undefined);
+    else if (isAsyncIterable(out) || isSyncIterator(out)) await this.iterate(stream, out, mark, traced);
+    else this.answer(stream, out, mark, traced);
+  }
+
+  /**
+   * The handler's one value is the whole stream: one `last` message (or, for `undefined`, an `end`
+   * with nothing before it). One clock read serves the time to the first response and the
+   * request's duration: they end at the same moment.
+   */
+  private answer(stream: ServedStream<TEndpoint>, value: unknown, mark: number, traced: ServerRequestTrace | undefined): void {
+    let failed: RequestOutcome | undefined;
+    let end: number | undefined;
+    try {
+      if (value === undefined) {
+        this.out.publishEnd(stream.reply, 0, undefined, this.active.size - 1);
+      } else {
+        this.out.publishLast(stream.reply, value, this.active.size - 1);
+        end = this.options.observer.dataPublished(mark, true);
+        stream.sent = 1;
+        traced?.firstResponse();
+      }
+    } catch (err) {
+      failed = this.failed(stream, err, undefined);
+    }
+    this.finish(stream, mark, traced, failed, end);
+  }
+
+  /** A stream of responses, published as the reader's credit allows, then its end. */
+  private async iterate(stream: ServedStream<TEndpoint>, out: AsyncIterable<unknown> | Iterator<unknown, unknown>, mark: number, traced: ServerRequestTrace | undefined): Promise<void> {
+    const iterator: AsyncIterator<unknown, unknown> = isAsyncIterable(out) ? out[Symbol.asyncIterator]() : fromSyncIterator(out as Iterator<unknown, unknown>);
     const observer = this.options.observer;
     let count = 0;
     let last = mark;
     let final: unknown;
     let failed: RequestOutcome | undefined;
     try {
-      let out = this.options.engine(request, stream.ctx);
-      if (isPromiseLike(out)) out = await stream.orCancelled(out);
-      if (out !== CANCELLED && (isAsyncIterable(out) || isSyncIterator(out))) {
-        iterator = isAsyncIterable(out) ? out[Symbol.asyncIterator]() : fromSyncIterator(out);
-        for (;;) {
-          const step = await stream.orCancelled(iterator.next());
-          if (step === CANCELLED || stream.cancelled) break;
-          if (step.done === true) {
-            final = step.value;
-            break;
-          }
-          if (stream.blocked) {
-            const credit = await stream.waitForCredit(this.stallTimeoutMs);
-            if (credit === 'stalled') {
-              this.options.logger.debug('stream abandoned: no acknowledgement from its reader', { request_id: stream.ctx.requestId, stall_ms: this.stallTimeoutMs });
-              this.end(stream, RemoteErrorType.Cancelled, `no acknowledgement from the reader for ${this.stallTimeoutMs} ms: the stream was abandoned`, CancelReason.Stall);
-            }
-            if (credit !== 'credit') break;
-          }
-          if (count > 0 && count % TURN_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-          if (stream.cancelled) break;
-          this.out.publishData(stream.reply, step.value, count);
-          last = observer.dataPublished(last, count === 0);
-          stream.sent = ++count;
-          if (count === 1) traced?.firstResponse();
+      for (;;) {
+        const step = await stream.orCancelled(iterator.next());
+        if (step === CANCELLED || stream.cancelled) break;
+        if (step.done === true) {
+          final = step.value;
+          break;
         }
-      } else if (!stream.cancelled && out !== undefined) {
-        this.out.publishData(stream.reply, out, 0);
-        observer.dataPublished(mark, true);
-        count = 1;
-        traced?.firstResponse();
+        if (stream.blocked) {
+          const credit = await stream.waitForCredit(this.stallTimeoutMs);
+          if (credit === 'stalled') {
+            this.options.logger.debug('stream abandoned: no acknowledgement from its reader', { request_id: stream.ctx.requestId, stall_ms: this.stallTimeoutMs });
+            this.end(stream, RemoteErrorType.Cancelled, `no acknowledgement from the reader for ${this.stallTimeoutMs} ms: the stream was abandoned`, CancelReason.Stall);
+          }
+          if (credit !== 'credit') break;
+        }
+        if (count > 0 && count % TURN_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        if (stream.cancelled) break;
+        this.out.publishData(stream.reply, step.value, count);
+        last = observer.dataPublished(last, count === 0);
+        stream.sent = ++count;
+        if (count === 1) traced?.firstResponse();
       }
-      if (stream.cancelled) void iterator?.return?.()?.catch(() => {});
+      if (stream.cancelled) void iterator.return?.()?.catch(() => {});
       else this.out.publishEnd(stream.reply, count, final, this.active.size - 1);
     } catch (err) {
-      if (!stream.cancelled) {
-        const type = err instanceof FinalFailure ? ErrorType.PublishFinal : err instanceof PublishFailure ? ErrorType.PublishResponse : ErrorType.Generate;
-        this.options.observer.error(type);
-        failed = { kind: 'error', errorType: type };
-        this.lastErrorText = `${type}: ${errorText(err)}`.slice(0, 1024);
-        if (type === ErrorType.Generate) {
-          this.handlerFailures.write('handler failed', () => ({ subject: this.options.subject, request_id: stream.ctx.requestId, error: err, stack: err instanceof Error ? err.stack : undefined }));
-        } else {
-          this.options.logger.debug('request failed', { request_id: stream.ctx.requestId, error_type: type, error: err });
-        }
-        this.out.publishError(stream.reply, type, errorText(err), this.active.size - 1);
-      }
-      if (iterator !== undefined) void iterator.return?.()?.catch(() => {});
+      failed = this.failed(stream, err, iterator);
     } finally {
       this.finish(stream, mark, traced, failed);
     }
   }
 
-  private finish(stream: ServedStream<TEndpoint>, mark: number, traced: ServerRequestTrace | undefined, failed: RequestOutcome | undefined): void {
+  /**
+   * Counts and answers a request that failed, unless it was cancelled (a cancellation is never also
+   * an error); stops its iterator. Returns the outcome for the span.
+   */
+  private failed(stream: ServedStream<TEndpoint>, err: unknown, iterator: AsyncIterator<unknown, unknown> | undefined): RequestOutcome | undefined {
+    if (iterator !== undefined) void iterator.return?.()?.catch(() => {});
+    if (stream.cancelled) return undefined;
+    const type = err instanceof FinalFailure ? ErrorType.PublishFinal : err instanceof PublishFailure ? ErrorType.PublishResponse : ErrorType.Generate;
+    this.options.observer.error(type);
+    this.lastErrorText = `${type}: ${errorText(err)}`.slice(0, 1024);
+    if (type === ErrorType.Generate) {
+      this.handlerFailures.write('handler failed', () => ({ subject: this.options.subject, request_id: stream.ctx.requestId, error: err, stack: err instanceof Error ? err.stack : undefined }));
+    } else {
+      this.options.logger.debug('request failed', { request_id: stream.ctx.requestId, error_type: type, error: err });
+    }
+    this.out.publishError(stream.reply, type, errorText(err), this.active.size - 1);
+    return { kind: 'error', errorType: type };
+  }
+
+  /** `endMark`: the clock read the last response already made, when the stream ended with it. */
+  private finish(stream: ServedStream<TEndpoint>, mark: number, traced: ServerRequestTrace | undefined, failed: RequestOutcome | undefined, endMark?: number): void {
     this.active.delete(stream.key);
-    this.options.observer.requestEnded(mark, traced?.sampled, failed?.kind === 'error' ? (failed.errorType as ErrorType) : undefined);
+    this.options.observer.requestEnded(mark, traced?.sampled, failed?.kind === 'error' ? (failed.errorType as ErrorType) : undefined, endMark);
     // The span ends with the stream, classified as the metrics counted it: a cancellation is not an error.
     traced?.end(stream.cancelled ? { kind: 'cancelled', reason: stream.ctx.cancellation ?? CancelReason.Client } : (failed ?? OK));
     if (this.active.size === 0 && this.idle !== undefined) this.idle();

@@ -5,9 +5,10 @@
  *
  * request   → endpoint subject (queue group) or instance subject; reply = `<requester inbox>.<tag>`
  *             headers: Dynamo-Protocol: 2, Dynamo-Request-Id, Dynamo-Key, Dynamo-Content-Type, Dynamo-Window
- * responses → reply subject, in order: zero or more `data`, then exactly one `end` or one `error`
- *             headers: Dynamo-Protocol: 2, Dynamo-Kind, Dynamo-Instance, Dynamo-Content-Type (data),
- *             Dynamo-Error-Type (error), Dynamo-Load (end, error)
+ * responses → reply subject, in order: zero or more `data`, then exactly one `end` or one `error`;
+ *             or one `last` (a data message that also ends the stream: a handler's single value)
+ *             headers: Dynamo-Protocol: 2, Dynamo-Kind, Dynamo-Instance, Dynamo-Content-Type (data, last),
+ *             Dynamo-Error-Type (error), Dynamo-Load (end, last, error)
  * acks      → the serving instance's control subject, body `<key> <consumed>`
  * cancels   → the endpoint's cancel subject, body `<secret>`
  *
@@ -31,7 +32,7 @@ export const Header = {
   Instance: 'Dynamo-Instance',
   /** Request: how many data messages the requester takes before it acknowledges (flow control). */
   Window: 'Dynamo-Window',
-  /** `end` and `error` responses: the other requests the instance had in flight when it sent them (load-aware routing). */
+  /** `end`, `last` and `error` responses: the other requests the instance had in flight when it sent them (load-aware routing). */
   Load: 'Dynamo-Load',
 } as const;
 
@@ -51,7 +52,11 @@ export const MAX_WINDOW = 4096;
 export const MAX_HEADER_BYTES = 16 * 1024;
 export const MAX_HEADER_ENTRIES = 64;
 
-export const MessageKind = { Data: 'data', End: 'end', Error: 'error' } as const;
+/**
+ * `last`: a data message that is also the end of its stream — what a handler that returns one
+ * value is answered with: one message instead of two (`data`, then `end` with a count of 1).
+ */
+export const MessageKind = { Data: 'data', Last: 'last', End: 'end', Error: 'error' } as const;
 export type MessageKind = (typeof MessageKind)[keyof typeof MessageKind];
 
 export const ContentType = { Json: 'application/json', Bytes: 'application/octet-stream' } as const;

@@ -39,8 +39,6 @@ function fixedHeaders(entries: Array<[string, string]>): PublishOptions {
   return { headers: h };
 }
 
-const encoder = new TextEncoder();
-
 /** HTTP-like codes for the service API's `Nats-Service-Error-Code`: the caller's fault, the endpoint's, or unavailable. */
 const SERVICE_ERROR_CODE: Readonly<Record<string, number>> = {
   deserialization: 400,
@@ -61,10 +59,17 @@ function serviceErrorText(message: string): string {
 }
 
 /**
- * End-of-stream header blocks are kept for load values up to this; past it (rare: that many
- * requests in flight on one instance) a block is built per message.
+ * Header blocks that report a load, and end-of-stream bodies, are kept for values up to this; past
+ * it (rare: that many requests in flight on one instance, or data messages in one stream) one is
+ * built per message.
  */
-const CACHED_LOADS = 256;
+const CACHED = 256;
+
+/** One fixed header block per load value, built on first use. */
+function byLoad(entries: (load: number) => Array<[string, string]>): (load: number) => PublishOptions {
+  const blocks: PublishOptions[] = [];
+  return (load) => (load >= CACHED ? fixedHeaders(entries(load)) : (blocks[load] ??= fixedHeaders(entries(load))));
+}
 
 /** The header blocks of one instance: every response names the instance, so a client reads one instance per stream. */
 function instanceHeaders(instanceId: string) {
@@ -72,17 +77,25 @@ function instanceHeaders(instanceId: string) {
     [Header.Protocol, PROTOCOL_VERSION],
     [Header.Instance, instanceId],
   ];
-  const endEntries = (load: number): Array<[string, string]> => [...base, [Header.Kind, MessageKind.End], [Header.ContentType, ContentType.Json], [Header.Load, String(load)]];
-  const ends: PublishOptions[] = [];
+  const reporting = (kind: MessageKind, contentType: ContentType) => byLoad((load) => [...base, [Header.Kind, kind], [Header.ContentType, contentType], [Header.Load, String(load)]]);
   return {
     dataJson: fixedHeaders([...base, [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Json]]),
     dataBytes: fixedHeaders([...base, [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Bytes]]),
-    /** The end-of-stream block reporting `load` other requests in flight: one per value, built once. */
-    end(load: number): PublishOptions {
-      if (load >= CACHED_LOADS) return fixedHeaders(endEntries(load));
-      return (ends[load] ??= fixedHeaders(endEntries(load)));
-    },
+    /** The end-of-stream block reporting `load` other requests in flight. */
+    end: reporting(MessageKind.End, ContentType.Json),
+    /** The blocks of a `last` message (the one response, and the end) reporting `load`. */
+    lastJson: reporting(MessageKind.Last, ContentType.Json),
+    lastBytes: reporting(MessageKind.Last, ContentType.Bytes),
   };
+}
+
+/** `{"count":N}`, the end-of-stream body of a stream without a final value, kept per count: nothing writes to a published payload, so one buffer serves every message. */
+const endBodies: Uint8Array[] = [];
+
+function endBody(count: number, final: unknown): Uint8Array {
+  if (final === undefined && count < CACHED) return (endBodies[count] ??= Buffer.from(JSON.stringify({ count })));
+  const body: EndOfStream & { final?: unknown } = final === undefined ? { count } : { count, final };
+  return Buffer.from(JSON.stringify(body));
 }
 
 export class ResponsePublisher {
@@ -101,12 +114,28 @@ export class ResponsePublisher {
   }
 
   publishData(reply: string, value: unknown, index: number): void {
+    this.publishResponse(reply, value, index, undefined);
+  }
+
+  /**
+   * The stream's one response, which also ends it (`last`): what a handler that returns a value is
+   * answered with. `load`: the other requests the instance has in flight. Its failures are the
+   * response's (`PublishFailure`): the data could not be sent.
+   */
+  publishLast(reply: string, value: unknown, load: number): void {
+    this.publishResponse(reply, value, 0, load);
+  }
+
+  /** A `data` message, or a `last` one when `load` is given. */
+  private publishResponse(reply: string, value: unknown, index: number, load: number | undefined): void {
     let data: Uint8Array;
     let options: PublishOptions;
     try {
       const enc = encodeBody(value);
       data = enc.data;
-      options = enc.contentType === ContentType.Json ? this.headers.dataJson : this.headers.dataBytes;
+      const json = enc.contentType === ContentType.Json;
+      if (load === undefined) options = json ? this.headers.dataJson : this.headers.dataBytes;
+      else options = json ? this.headers.lastJson(load) : this.headers.lastBytes(load);
     } catch (err) {
       throw new PublishFailure(`response ${index} cannot be encoded: ${(err as Error).message}`, { cause: err });
     }
@@ -122,8 +151,7 @@ export class ResponsePublisher {
   publishEnd(reply: string, count: number, final: unknown, load: number): void {
     let data: Uint8Array;
     try {
-      const body: EndOfStream & { final?: unknown } = final === undefined ? { count } : { count, final };
-      data = encoder.encode(JSON.stringify(body));
+      data = endBody(count, final);
     } catch (err) {
       throw new FinalFailure(`the end-of-stream message cannot be encoded: ${(err as Error).message}`, { cause: err });
     }
@@ -153,7 +181,7 @@ export class ResponsePublisher {
     // The NATS service API's error headers, so standard tooling reads our errors too.
     h.set('Nats-Service-Error', serviceErrorText(message));
     h.set('Nats-Service-Error-Code', String(SERVICE_ERROR_CODE[type] ?? 500));
-    const data = encoder.encode(JSON.stringify({ type, message: message.slice(0, MAX_ERROR_TEXT) }));
+    const data = Buffer.from(JSON.stringify({ type, message: message.slice(0, MAX_ERROR_TEXT) }));
     try {
       this.nc.publish(reply, data, { headers: h });
       this.observer.responsePublished(data.length);

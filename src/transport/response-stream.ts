@@ -210,12 +210,22 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     } else if (instance !== this.servedBy) {
       return false;
     }
-    if (kind === MessageKind.Data) {
+    if (kind === MessageKind.Data || kind === MessageKind.Last) {
       const ct = single(h, Header.ContentType);
       const decoded = decodeBody(msg.data, ct !== null && isContentType(ct) ? ct : ContentType.Json);
       if (!decoded.ok) return false;
       if (++this.received === 1) this.hooks.firstResponse?.();
       this.hooks.received?.(msg.data.length, this.received === 1);
+      if (kind === MessageKind.Last) {
+        // The response and the end in one message: the reader gets the value, then the end; nothing
+        // is acknowledged for a stream that is over.
+        this.reportLoad(instance, h);
+        const w = this.waiters.shift();
+        if (w === undefined) this.queue.push(decoded.value);
+        else w.resolve({ value: decoded.value, done: false });
+        this.settle('ended', undefined, false);
+        return true;
+      }
       // A full window waits on the reader, not on the server: no timeout until it acknowledges.
       if (this.hasCredit) this.armTimer();
       else this.disarmTimer();

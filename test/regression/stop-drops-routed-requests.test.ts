@@ -34,13 +34,13 @@ describe('regression: stopping dropped requests already routed to the instance',
     });
     const raw = await connect({ servers: nats.url });
     try {
-      // every request gets exactly one outcome: served (end), or — sent after the instance left
-      // the queue group — NATS's no-responders status; never nothing
+      // every request gets exactly one outcome: served (its one value and the end: `last`), or —
+      // sent after the instance left the queue group — NATS's no-responders status; never nothing
       const outcome = new Map<string, string>();
       raw.subscribe('_INBOX.burst.*', {
         callback: (_e, msg) => {
           const h = msg.headers;
-          const what = h?.code === 503 ? 'no-responders' : h?.get('Dynamo-Kind') === 'end' ? 'end' : undefined;
+          const what = h?.code === 503 ? 'no-responders' : h?.get('Dynamo-Kind') === 'last' ? 'end' : undefined;
           if (what !== undefined) outcome.set(msg.subject, outcome.has(msg.subject) ? 'twice' : what);
         },
       });
