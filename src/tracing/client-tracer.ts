@@ -24,13 +24,18 @@ export class EndpointClientTracer implements ClientTracer {
     },
   };
 
-  constructor(tracer: Tracer, names: EndpointSpanNames) {
+  /** True while tracing is unconfigured (unconfigured.ts): then no request has a trace or context to send. */
+  private readonly unconfigured: () => boolean;
+
+  constructor(tracer: Tracer, names: EndpointSpanNames, unconfigured: () => boolean = () => false) {
     this.tracer = tracer;
     this.names = names;
+    this.unconfigured = unconfigured;
     this.failures = new TracingFailures(`${names.method} (client)`);
   }
 
   start(headers: MsgHdrs, requestId: string, parent: unknown): ClientRequestTrace {
+    if (this.unconfigured()) return UNTRACED;
     let span: Span | undefined;
     try {
       const caller = (parent as Context | undefined) ?? context.active();

@@ -7,6 +7,7 @@ import { VERSION } from '../version.ts';
 import { EndpointClientTracer } from './client-tracer.ts';
 import { Attr, RPC_SYSTEM, rpcMethod } from './semconv.ts';
 import { EndpointServerTracer, type EndpointSpanNames } from './server-tracer.ts';
+import { unconfiguredCheck } from './unconfigured.ts';
 
 /** The instrumentation scope of every span this package makes. */
 export const TRACER_NAME = 'dynamo-otel';
@@ -37,10 +38,10 @@ function names(path: EndpointPath, instanceId?: string): EndpointSpanNames {
 
 /** The SERVER spans of an endpoint served by instance `instanceId`. */
 export function serverTracer(provider: TracerProvider, path: EndpointPath, instanceId: string): EndpointServerTracer {
-  return new EndpointServerTracer(provider.getTracer(TRACER_NAME, VERSION), names(path, instanceId));
+  return new EndpointServerTracer(provider.getTracer(TRACER_NAME, VERSION), names(path, instanceId), unconfiguredCheck(provider));
 }
 
 /** The CLIENT spans of calls to an endpoint. */
 export function clientTracer(provider: TracerProvider, path: EndpointPath): EndpointClientTracer {
-  return new EndpointClientTracer(provider.getTracer(TRACER_NAME, VERSION), names(path));
+  return new EndpointClientTracer(provider.getTracer(TRACER_NAME, VERSION), names(path), unconfiguredCheck(provider));
 }

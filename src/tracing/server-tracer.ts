@@ -26,13 +26,18 @@ export class EndpointServerTracer implements ServerTracer {
   private readonly names: EndpointSpanNames;
   private readonly failures: TracingFailures;
 
-  constructor(tracer: Tracer, names: EndpointSpanNames) {
+  /** True while tracing is unconfigured (unconfigured.ts): then no request has a trace. */
+  private readonly unconfigured: () => boolean;
+
+  constructor(tracer: Tracer, names: EndpointSpanNames, unconfigured: () => boolean = () => false) {
     this.tracer = tracer;
     this.names = names;
+    this.unconfigured = unconfigured;
     this.failures = new TracingFailures(`${names.method} (server)`);
   }
 
   start(headers: HeaderBlock | undefined, requestId: string): ServerRequestTrace {
+    if (this.unconfigured()) return UNTRACED;
     let parent: Context = ROOT_CONTEXT;
     try {
       parent = propagation.extract(ROOT_CONTEXT, headers, natsHeaderGetter);
