@@ -25,19 +25,25 @@ export class HeaderBlock {
   readonly code: number;
   /** The status line's description, '' when it has none. */
   readonly description: string;
+  /** The line feeds in the block (CRLF line ends and stray LFs alike): what the entry limit counts. */
+  readonly lineFeeds: number;
+  /** Why nats.js would refuse the block, or undefined when it reads it. */
+  readonly malformed: string | undefined;
   /** Entry names and values, in the order they came. */
   private readonly names: string[];
   private readonly entries: string[];
 
-  private constructor(code: number, description: string, names: string[], entries: string[]) {
+  private constructor(code: number, description: string, names: string[], entries: string[], lineFeeds: number, malformed: string | undefined) {
     this.code = code;
     this.description = description;
     this.names = names;
     this.entries = entries;
+    this.lineFeeds = lineFeeds;
+    this.malformed = malformed;
   }
 
   /** @internal From the status line and the entries `read` found. */
-  static of(status: string, names: string[], entries: string[]): HeaderBlock {
+  static of(status: string, names: string[], entries: string[], lineFeeds: number, malformed: string | undefined): HeaderBlock {
     let code = 0;
     let description = '';
     if (status !== HEADER) {
@@ -49,15 +55,25 @@ export class HeaderBlock {
         description = rest.trim();
       }
     }
-    return new HeaderBlock(code, description, names, entries);
+    return new HeaderBlock(code, description, names, entries, lineFeeds, malformed);
   }
 
-  /** Reads a raw block (status line to the blank line). Throws `MalformedHeaders` where nats.js's decode throws. */
-  static parse(block: Uint8Array): HeaderBlock {
+  /**
+   * Reads a raw block (status line to the blank line), all of it: when nats.js would refuse it,
+   * `malformed` says why. The caller checks `lineFeeds` and `malformed` before using it.
+   */
+  static scan(block: Uint8Array): HeaderBlock {
     const bytes = Buffer.from(block.buffer, block.byteOffset, block.length);
     // Nearly always ASCII: read as Latin-1 (a straight copy) and only when a byte above 0x7f shows
     // up read again as UTF-8 with replacement characters, as nats.js's `TextDecoder` does.
     return read(bytes.toString('latin1')) ?? (read(bytes.toString('utf8'), true) as HeaderBlock);
+  }
+
+  /** Reads a raw block. Throws `MalformedHeaders` where nats.js's decode throws. */
+  static parse(block: Uint8Array): HeaderBlock {
+    const read = HeaderBlock.scan(block);
+    if (read.malformed !== undefined) throw new MalformedHeaders(read.malformed);
+    return read;
   }
 
   /** The only value of `name` (exact name): '' when absent, null when repeated. */
@@ -117,7 +133,13 @@ function read(text: string, decoded = false): HeaderBlock | undefined {
   let i = text.indexOf('\r\n');
   if (i < 0) i = n;
   const status = text.slice(0, i);
-  for (let k = 0; k < status.length; k++) high |= status.charCodeAt(k);
+  let lineFeeds = i < n ? 1 : 0;
+  for (let k = 0; k < status.length; k++) {
+    const c = status.charCodeAt(k);
+    high |= c;
+    if (c === LF) lineFeeds++;
+  }
+  let malformed: string | undefined;
   const names: string[] = [];
   const entries: string[] = [];
   for (i += 2; i < n; i += 2) {
@@ -128,7 +150,11 @@ function read(text: string, decoded = false): HeaderBlock | undefined {
     for (; i < n; i++) {
       const c = text.charCodeAt(i);
       high |= c;
-      if (c === CR && text.charCodeAt(i + 1) === LF) break;
+      if (c === CR && text.charCodeAt(i + 1) === LF) {
+        lineFeeds++;
+        break;
+      }
+      if (c === LF) lineFeeds++;
       if (colon < 0) {
         if (c === COLON) colon = i;
         else if ((c < 33 || c > 126) && badName < 0) badName = i;
@@ -139,12 +165,19 @@ function read(text: string, decoded = false): HeaderBlock | undefined {
     // nats.js splits on CRLF only, skips empty lines and lines without a colon
     if (i === start || colon < 0) continue;
     if (high > 0x7f && !decoded) return undefined;
-    if (badName >= 0) throw new MalformedHeaders(`'${text[badName]!}' is not a valid character in a header name`);
+    // Read on to the end even so: the caller's entry limit counts every line feed.
+    if (badName >= 0) {
+      malformed ??= `'${text[badName]!}' is not a valid character in a header name`;
+      continue;
+    }
     const value = text.slice(colon + 1, i).trim();
-    if (loneBreak && (value.includes('\r') || value.includes('\n'))) throw new MalformedHeaders('header values cannot contain \\r or \\n');
+    if (loneBreak && (value.includes('\r') || value.includes('\n'))) {
+      malformed ??= 'header values cannot contain \\r or \\n';
+      continue;
+    }
     names.push(text.slice(start, colon));
     entries.push(value);
   }
   if (high > 0x7f && !decoded) return undefined;
-  return HeaderBlock.of(status, names, entries);
+  return HeaderBlock.of(status, names, entries, lineFeeds, malformed);
 }

@@ -31,26 +31,28 @@ export function rawHeaderBlock(msg: Msg): Uint8Array | undefined | null {
   return length > 0 ? raw._rdata.subarray(0, length) : undefined;
 }
 
-const LF = 0x0a;
-
-/** Refuses blocks over the byte or line limit in one linear pass, then reads what is left. */
+/**
+ * Refuses blocks over the byte limit before reading them, and blocks over the line limit or that
+ * nats.js could not decode after one linear read.
+ */
 export function readHeaders(msg: Msg): HeaderRead {
   let block = rawHeaderBlock(msg);
-  try {
-    if (block === null) {
-      // This nats.js does not expose the raw block: its decoding (unbounded) is all there is.
+  if (block === null) {
+    // This nats.js does not expose the raw block: its decoding (unbounded) is all there is.
+    try {
       block = (msg.headers as { encode(): Uint8Array } | undefined)?.encode();
-    } else if (block !== undefined) {
-      if (block.length > MAX_HEADER_BYTES) return { ok: false, reason: `header block of ${block.length} bytes is over the ${MAX_HEADER_BYTES}-byte limit` };
-      let lines = 0;
-      for (let i = 0; i < block.length; i++) if (block[i] === LF) lines++;
-      // the status line and the blank line that ends the block are not entries
-      if (lines - 2 > MAX_HEADER_ENTRIES) return { ok: false, reason: `header block of ${lines - 2} lines is over the ${MAX_HEADER_ENTRIES}-entry limit` };
+    } catch (err) {
+      return { ok: false, reason: `malformed header block: ${(err as Error).message}` };
     }
-    return { ok: true, headers: block === undefined || block === null ? undefined : HeaderBlock.parse(block) };
-  } catch (err) {
-    return { ok: false, reason: `malformed header block: ${(err as Error).message}` };
   }
+  if (block === undefined) return { ok: true, headers: undefined };
+  if (block.length > MAX_HEADER_BYTES) return { ok: false, reason: `header block of ${block.length} bytes is over the ${MAX_HEADER_BYTES}-byte limit` };
+  const headers = HeaderBlock.scan(block);
+  // the status line and the blank line that ends the block are not entries
+  const lines = headers.lineFeeds - 2;
+  if (lines > MAX_HEADER_ENTRIES) return { ok: false, reason: `header block of ${lines} lines is over the ${MAX_HEADER_ENTRIES}-entry limit` };
+  if (headers.malformed !== undefined) return { ok: false, reason: `malformed header block: ${headers.malformed}` };
+  return { ok: true, headers };
 }
 
 /** The header's only value: '' when absent, null when repeated (ambiguous). */

@@ -89,6 +89,8 @@ describe('HeaderBlock reads what nats.js reads', () => {
       text += random() < 0.7 ? '\r\n\r\n' : '';
       const bytes = enc.encode(text);
       assert.deepEqual(ourRead(bytes), natsRead(bytes), `seed 20261122, case ${n}: ${JSON.stringify(text)}`);
+      // the entry limit counts every line feed of the raw bytes, read or not
+      assert.equal(HeaderBlock.scan(bytes).lineFeeds, bytes.filter((b) => b === 0x0a).length, `line feeds, case ${n}`);
     }
   });
 

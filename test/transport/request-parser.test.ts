@@ -69,6 +69,11 @@ describe('request secrets', () => {
     assert.equal(tagOf(key, SUBJECT, 'application/json', body), tagFor(key, SUBJECT, 'application/json', body));
     assert.notEqual(tagOf(key, SUBJECT, 'application/json', body), tagOf(key, SUBJECT, 'application/octet-stream', body));
     assert.notEqual(newRequestSecret().secret, secret);
+    // bodies of every size, around the buffer tags are assembled in (64 KiB), and one after another
+    for (const size of [0, 1, 65_536 - 100, 65_536, 200_000, 5]) {
+      const big = new Uint8Array(size).map((_, i) => (i * 31) & 0xff);
+      assert.equal(tagOf(key, SUBJECT, 'application/octet-stream', big), tagFor(key, SUBJECT, 'application/octet-stream', big), `a body of ${size} bytes`);
+    }
   });
 });
 
