@@ -64,9 +64,16 @@ export class HeaderBlock {
    */
   static scan(block: Uint8Array): HeaderBlock {
     const bytes = Buffer.from(block.buffer, block.byteOffset, block.length);
-    // Nearly always ASCII: read as Latin-1 (a straight copy) and only when a byte above 0x7f shows
-    // up read again as UTF-8 with replacement characters, as nats.js's `TextDecoder` does.
-    return read(bytes.toString('latin1')) ?? (read(bytes.toString('utf8'), true) as HeaderBlock);
+    // Nearly always ASCII: the bytes are scanned as they are, and the Latin-1 text (a straight
+    // copy, one character per byte) gives the names and values. Only when a byte above 0x7f shows
+    // up is the block read again as UTF-8 with replacement characters, as nats.js's `TextDecoder`
+    // does, from the decoded text's character codes.
+    const ascii = read(bytes, bytes.toString('latin1'));
+    if (ascii !== undefined) return ascii;
+    const text = bytes.toString('utf8');
+    const codes = new Uint16Array(text.length);
+    for (let i = 0; i < text.length; i++) codes[i] = text.charCodeAt(i);
+    return read(codes, text) as HeaderBlock;
   }
 
   /** Reads a raw block. Throws `MalformedHeaders` where nats.js's decode throws. */
@@ -124,21 +131,24 @@ const LF = 10;
 const COLON = 58;
 
 /**
- * One pass over the characters. Returns undefined when `text` (read as Latin-1) has a character
- * above 0x7f and `decoded` is false: the caller reads it again as UTF-8.
+ * One pass over `codes`, the character codes of `text` (index for index). For raw bytes
+ * (`Uint8Array`), returns undefined at the first byte above 0x7f: the caller reads the block
+ * again as UTF-8.
  */
-function read(text: string, decoded = false): HeaderBlock | undefined {
-  const n = text.length;
+function read(codes: Uint8Array | Uint16Array, text: string): HeaderBlock | undefined {
+  const n = codes.length;
+  const decoded = !(codes instanceof Uint8Array);
   let high = 0;
-  let i = text.indexOf('\r\n');
-  if (i < 0) i = n;
-  const status = text.slice(0, i);
-  let lineFeeds = i < n ? 1 : 0;
-  for (let k = 0; k < status.length; k++) {
-    const c = status.charCodeAt(k);
+  let lineFeeds = 0;
+  let i = 0;
+  for (; i < n; i++) {
+    const c = codes[i]!;
     high |= c;
+    if (c === CR && codes[i + 1] === LF) break;
     if (c === LF) lineFeeds++;
   }
+  if (i < n) lineFeeds++;
+  const status = text.slice(0, i);
   let malformed: string | undefined;
   const names: string[] = [];
   const entries: string[] = [];
@@ -148,9 +158,9 @@ function read(text: string, decoded = false): HeaderBlock | undefined {
     let badName = -1;
     let loneBreak = false;
     for (; i < n; i++) {
-      const c = text.charCodeAt(i);
+      const c = codes[i]!;
       high |= c;
-      if (c === CR && text.charCodeAt(i + 1) === LF) {
+      if (c === CR && codes[i + 1] === LF) {
         lineFeeds++;
         break;
       }
