@@ -222,7 +222,9 @@ export class EndpointServer<TEndpoint> {
   private onRequest(msg: Msg): void {
     const observer = this.options.observer;
     const reply = msg.reply ?? '';
-    const parsed = parseRequest(msg.data, reply, readHeaders(msg), this.options.subject);
+    // nats.js makes a new view of the payload on every read of `msg.data`: read it once
+    const data = msg.data;
+    const parsed = parseRequest(data, reply, readHeaders(msg), this.options.subject);
     if (parsed.ok && this.lingering && !this.active.has(parsed.key)) {
       this.lastDirect = Date.now();
       // Stopping: not taken, not counted; the caller retries on another instance.
@@ -237,7 +239,7 @@ export class EndpointServer<TEndpoint> {
       this.out.publishError(reply, RemoteErrorType.Overloaded, `the instance serves its limit of ${max} requests at once`, this.active.size);
       return;
     }
-    const mark = observer.requestStarted(msg.data.length);
+    const mark = observer.requestStarted(data.length);
     if (!parsed.ok) return this.refuse(mark, reply, parsed);
     if (this.active.has(parsed.key)) {
       // Only a replay of a request in flight can show its key: answering would inject into the real stream.

@@ -186,9 +186,11 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
   onMessage(msg: Msg): boolean {
     if (this.state !== 'open') return false;
     const read = readHeaders(msg);
+    // nats.js makes a new view of the payload on every read of `msg.data`: read it once
+    const data = msg.data;
     if (!read.ok || read.headers === undefined) return false;
     const h = read.headers;
-    if (h.code === 503 && msg.data.length === 0 && this.servedBy === undefined) {
+    if (h.code === 503 && data.length === 0 && this.servedBy === undefined) {
       // NATS's no-responders status: only before an instance has answered, and only once.
       if (!this.hooks.noResponders()) this.fail(new DynamoError(ErrorCode.NoResponders, `no instance is serving the endpoint (request ${this.requestId})`), false);
       return true;
@@ -198,7 +200,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     if (protocol !== PROTOCOL_VERSION) {
       // An instance of another protocol version refusing the request: say so at once, not after a timeout.
       if (protocol === null || protocol === '' || kind !== MessageKind.Error || this.servedBy !== undefined) return false;
-      const body = errorBody(msg);
+      const body = errorBody(data);
       this.fail(new RemoteError(body?.type ?? 'invalid_message', `an instance speaking protocol ${protocol.slice(0, 16)} refused the request: ${body?.message ?? ''}`), false);
       return true;
     }
@@ -212,10 +214,10 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     }
     if (kind === MessageKind.Data || kind === MessageKind.Last) {
       const ct = single(h, Header.ContentType);
-      const decoded = decodeBody(msg.data, ct !== null && isContentType(ct) ? ct : ContentType.Json);
+      const decoded = decodeBody(data, ct !== null && isContentType(ct) ? ct : ContentType.Json);
       if (!decoded.ok) return false;
       if (++this.received === 1) this.hooks.firstResponse?.();
-      this.hooks.received?.(msg.data.length, this.received === 1);
+      this.hooks.received?.(data.length, this.received === 1);
       if (kind === MessageKind.Last) {
         // The response and the end in one message: the reader gets the value, then the end; nothing
         // is acknowledged for a stream that is over.
@@ -233,10 +235,10 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
       return true;
     }
     if (kind === MessageKind.End) {
-      const end = endBody(msg);
+      const end = endBody(data);
       if (end === undefined) return false;
       this.reportLoad(instance, h);
-      this.hooks.received?.(msg.data.length, false);
+      this.hooks.received?.(data.length, false);
       if (end.count !== this.received) {
         // Lost messages, or a forged end: either way the server may still be running it — cancel.
         this.fail(new DynamoError(ErrorCode.StreamCutShort, `request ${this.requestId}: received ${this.received} of ${end.count} responses`), true);
@@ -248,8 +250,8 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     }
     if (kind === MessageKind.Error) {
       this.reportLoad(instance, h);
-      this.hooks.received?.(msg.data.length, false);
-      const body = errorBody(msg);
+      this.hooks.received?.(data.length, false);
+      const body = errorBody(data);
       const type = single(h, Header.ErrorType) || body?.type || 'unknown';
       if ((type === RemoteErrorType.Overloaded || type === RemoteErrorType.Unavailable) && this.received === 0) {
         // Nothing ran: another instance may take it (once), and then that one serves the stream.
@@ -315,8 +317,8 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
 }
 
 /** The end-of-stream body, or undefined when it is not one. */
-function endBody(msg: Msg): (EndOfStream & { final?: unknown }) | undefined {
-  const decoded = decodeBody(msg.data, ContentType.Json);
+function endBody(data: Uint8Array): (EndOfStream & { final?: unknown }) | undefined {
+  const decoded = decodeBody(data, ContentType.Json);
   if (!decoded.ok) return undefined;
   const body = decoded.value as Partial<EndOfStream> & { final?: unknown } | null;
   if (body === null || typeof body !== 'object' || !Number.isSafeInteger(body.count) || (body.count as number) < 0) return undefined;
@@ -324,8 +326,8 @@ function endBody(msg: Msg): (EndOfStream & { final?: unknown }) | undefined {
 }
 
 /** The error body's fields that are strings; undefined when the body is not JSON. */
-function errorBody(msg: Msg): Partial<ErrorBody> | undefined {
-  const decoded = decodeBody(msg.data, ContentType.Json);
+function errorBody(data: Uint8Array): Partial<ErrorBody> | undefined {
+  const decoded = decodeBody(data, ContentType.Json);
   if (!decoded.ok || decoded.value === null || typeof decoded.value !== 'object') return undefined;
   const { type, message } = decoded.value as Record<string, unknown>;
   return { ...(typeof type === 'string' ? { type: type.slice(0, 64) } : {}), ...(typeof message === 'string' ? { message } : {}) };
