@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeBody, encodeBody } from '../../src/transport/codec.ts';
 import { cancelSubject, ContentType, endpointSubject, instanceSubject, REQUEST_ID_RE } from '../../src/transport/protocol.ts';
+import { rng } from '../helpers/rng.ts';
 
 describe('codec', () => {
   it('encodes JSON values and passes bytes through untouched', () => {
@@ -41,5 +42,21 @@ describe('codec', () => {
     assert.ok(REQUEST_ID_RE.test('AbC_12-x'));
     assert.ok(!REQUEST_ID_RE.test('a b'));
     assert.ok(!REQUEST_ID_RE.test('x'.repeat(65)));
+  });
+});
+
+describe('codec: strings written straight into bytes', () => {
+  it('are exactly JSON.stringify’s bytes, for every kind of character (seeded)', () => {
+    const random = rng(16);
+    const pieces = ['a', 'Z', ' ', '"', '\\', '\n', '\t', '\u0000', '\u001f', '\u007f', 'é', '€', '中', '\uff01', '\ufffd', '😀', '\ud800', '\udfff', '\ud83d', '/', '<', '\u2028'];
+    const cases = ['', 'hello world', 'x'.repeat(1024), 'x'.repeat(1025), 'é'.repeat(1024), '😀'.repeat(512), `${'"'.repeat(3)}`];
+    for (let n = 0; n < 3000; n++) cases.push(Array.from({ length: Math.floor(random() * 40) }, () => pieces[Math.floor(random() * pieces.length)]).join(''));
+    for (const s of cases) {
+      const encoded = encodeBody(s);
+      assert.equal(encoded.contentType, ContentType.Json);
+      assert.deepEqual([...encoded.data], [...new TextEncoder().encode(JSON.stringify(s))], JSON.stringify(s));
+      const back = decodeBody(encoded.data);
+      assert.deepEqual(back, { ok: true, value: JSON.parse(JSON.stringify(s)) });
+    }
   });
 });
