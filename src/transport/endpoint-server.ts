@@ -5,7 +5,8 @@
  * `RequestObserver` (the endpoint's metrics) and knows nothing about what the observer does with it.
  *
  * Invariant: for every message taken off the wire, `requestStarted` is called once, then
- * `requestEnded` exactly once — in `finish()` or at the end of `refuse()` — on every path.
+ * `requestEnded` exactly once — in `finish()` (guarded: it runs once per stream) or at the end of
+ * `refuse()` — on every path.
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode } from '../errors.ts';
@@ -17,7 +18,7 @@ import { flushSubscriptions } from './nats-connection.ts';
 import { announceSubject, cancelSubject, controlSubject, instanceSubject, parseAck, RemoteErrorType, TOKEN_RE } from './protocol.ts';
 import { LazyRequestContext } from './request-context.ts';
 import { Answer, parseRequest, type RefusedRequest } from './request-parser.ts';
-import { OK, type RequestOutcome, type ServerRequestTrace, type ServerTracer, type TraceIds } from './request-tracing.ts';
+import { OK, type RequestOutcome, type ServerTracer, type TraceIds } from './request-tracing.ts';
 import { keyOf } from './request-secret.ts';
 import { FinalFailure, PublishFailure, ResponsePublisher } from './response-publisher.ts';
 import { CANCELLED, ServedStream } from './served-stream.ts';
@@ -245,12 +246,13 @@ export class EndpointServer<TEndpoint> {
       // Only a replay of a request in flight can show its key: answering would inject into the real stream.
       return this.refuse(mark, reply, { ok: false, errorType: ErrorType.InvalidMessage, reason: 'a request with this key is in flight', answer: Answer.None });
     }
-    const stream = new ServedStream(reply, parsed.key, parsed.window, new LazyRequestContext(parsed.requestId, this.options.endpoint, this.options.instanceId, parsed.headers));
-    this.active.set(parsed.key, stream);
     const traced = this.options.tracer?.start(parsed.headers, parsed.requestId);
+    const ctx = new LazyRequestContext(parsed.requestId, this.options.endpoint, this.options.instanceId, parsed.headers);
+    const stream = new ServedStream(reply, parsed.key, parsed.window, ctx, mark, traced);
+    this.active.set(parsed.key, stream);
     // The whole stream runs in the request's trace context: the handler and every step of its generator.
-    if (traced === undefined) this.serve(stream, parsed.value, mark, undefined);
-    else traced.run(() => this.serve(stream, parsed.value, mark, traced));
+    if (traced === undefined) this.serve(stream, parsed.value);
+    else traced.run(() => this.serve(stream, parsed.value));
   }
 
   /**
@@ -258,29 +260,29 @@ export class EndpointServer<TEndpoint> {
    * responses goes on asynchronously. Nothing here awaits: a synchronous handler's request is
    * served and over before this returns, without a promise made for it.
    */
-  private serve(stream: ServedStream<TEndpoint>, request: unknown, mark: number, traced: ServerRequestTrace | undefined): void {
+  private serve(stream: ServedStream<TEndpoint>, request: unknown): void {
     let out: unknown;
     try {
       out = this.options.engine(request, stream.ctx);
     } catch (err) {
-      return this.finish(stream, mark, traced, this.failed(stream, err, undefined));
+      return this.finish(stream, this.failed(stream, err, undefined));
     }
-    if (isPromiseLike(out)) void this.settle(stream, out, mark, traced);
-    else if (isAsyncIterable(out) || isSyncIterator(out)) void this.iterate(stream, out, mark, traced);
-    else this.answer(stream, out, mark, traced);
+    if (isPromiseLike(out)) void this.settle(stream, out);
+    else if (isAsyncIterable(out) || isSyncIterator(out)) void this.iterate(stream, out);
+    else this.answer(stream, out);
   }
 
   /** A handler's promise: a value is answered like a returned one, a stream of responses is iterated. */
-  private async settle(stream: ServedStream<TEndpoint>, work: PromiseLike<unknown>, mark: number, traced: ServerRequestTrace | undefined): Promise<void> {
+  private async settle(stream: ServedStream<TEndpoint>, work: PromiseLike<unknown>): Promise<void> {
     let out: unknown;
     try {
       out = await stream.orCancelled(work);
     } catch (err) {
-      return this.finish(stream, mark, traced, this.failed(stream, err, undefined));
+      return this.finish(stream, this.failed(stream, err, undefined));
     }
-    if (out === CANCELLED || stream.cancelled) this.finish(stream, mark, traced, undefined);
-    else if (isAsyncIterable(out) || isSyncIterator(out)) await this.iterate(stream, out, mark, traced);
-    else this.answer(stream, out, mark, traced);
+    if (out === CANCELLED || stream.cancelled) this.finish(stream, undefined);
+    else if (isAsyncIterable(out) || isSyncIterator(out)) await this.iterate(stream, out);
+    else this.answer(stream, out);
   }
 
   /**
@@ -288,7 +290,7 @@ export class EndpointServer<TEndpoint> {
    * with nothing before it). One clock read serves the time to the first response and the
    * request's duration: they end at the same moment.
    */
-  private answer(stream: ServedStream<TEndpoint>, value: unknown, mark: number, traced: ServerRequestTrace | undefined): void {
+  private answer(stream: ServedStream<TEndpoint>, value: unknown): void {
     let failed: RequestOutcome | undefined;
     let end: number | undefined;
     try {
@@ -296,28 +298,33 @@ export class EndpointServer<TEndpoint> {
         this.out.publishEnd(stream.reply, 0, undefined, this.active.size - 1);
       } else {
         this.out.publishLast(stream.reply, value, this.active.size - 1);
-        end = this.options.observer.dataPublished(mark, true);
+        end = this.options.observer.dataPublished(stream.mark, true);
         stream.sent = 1;
-        traced?.firstResponse();
+        stream.traced?.firstResponse();
       }
     } catch (err) {
       failed = this.failed(stream, err, undefined);
     }
-    this.finish(stream, mark, traced, failed, end);
+    this.finish(stream, failed, end);
   }
 
-  /** A stream of responses, published as the reader's credit allows, then its end. */
-  private async iterate(stream: ServedStream<TEndpoint>, out: AsyncIterable<unknown> | Iterator<unknown, unknown>, mark: number, traced: ServerRequestTrace | undefined): Promise<void> {
+  /**
+   * A stream of responses, published as the reader's credit allows, then its end. The handler's
+   * steps are awaited as they are, not raced against a cancellation: a cancellation ends the
+   * request at once (`end`), and a handler that never steps again leaves only this loop waiting
+   * on it, with nothing left to do.
+   */
+  private async iterate(stream: ServedStream<TEndpoint>, out: AsyncIterable<unknown> | Iterator<unknown, unknown>): Promise<void> {
     const iterator: AsyncIterator<unknown, unknown> = isAsyncIterable(out) ? out[Symbol.asyncIterator]() : fromSyncIterator(out as Iterator<unknown, unknown>);
     const observer = this.options.observer;
     let count = 0;
-    let last = mark;
+    let last = stream.mark;
     let final: unknown;
     let failed: RequestOutcome | undefined;
     try {
       for (;;) {
-        const step = await stream.orCancelled(iterator.next());
-        if (step === CANCELLED || stream.cancelled) break;
+        const step = await iterator.next();
+        if (stream.cancelled) break;
         if (step.done === true) {
           final = step.value;
           break;
@@ -335,14 +342,14 @@ export class EndpointServer<TEndpoint> {
         this.out.publishData(stream.reply, step.value, count);
         last = observer.dataPublished(last, count === 0);
         stream.sent = ++count;
-        if (count === 1) traced?.firstResponse();
+        if (count === 1) stream.traced?.firstResponse();
       }
       if (stream.cancelled) void iterator.return?.()?.catch(() => {});
       else this.out.publishEnd(stream.reply, count, final, this.active.size - 1);
     } catch (err) {
       failed = this.failed(stream, err, iterator);
     } finally {
-      this.finish(stream, mark, traced, failed);
+      this.finish(stream, failed);
     }
   }
 
@@ -365,10 +372,17 @@ export class EndpointServer<TEndpoint> {
     return { kind: 'error', errorType: type };
   }
 
-  /** `endMark`: the clock read the last response already made, when the stream ended with it. */
-  private finish(stream: ServedStream<TEndpoint>, mark: number, traced: ServerRequestTrace | undefined, failed: RequestOutcome | undefined, endMark?: number): void {
+  /**
+   * The request is over: the only place a request that reached the engine ends, once, whichever
+   * path gets here first (its own, or a cancellation). `endMark`: the clock read the last response
+   * already made, when the stream ended with it.
+   */
+  private finish(stream: ServedStream<TEndpoint>, failed: RequestOutcome | undefined, endMark?: number): void {
+    if (stream.finished) return;
+    stream.finished = true;
     this.active.delete(stream.key);
-    this.options.observer.requestEnded(mark, traced?.sampled, failed?.kind === 'error' ? (failed.errorType as ErrorType) : undefined, endMark);
+    const traced = stream.traced;
+    this.options.observer.requestEnded(stream.mark, traced?.sampled, failed?.kind === 'error' ? (failed.errorType as ErrorType) : undefined, endMark);
     // The span ends with the stream, classified as the metrics counted it: a cancellation is not an error.
     traced?.end(stream.cancelled ? { kind: 'cancelled', reason: stream.ctx.cancellation ?? CancelReason.Client } : (failed ?? OK));
     if (this.active.size === 0 && this.idle !== undefined) this.idle();
@@ -385,9 +399,10 @@ export class EndpointServer<TEndpoint> {
 
   /**
    * Ends a stream the server gives up on — or its requester cancelled — with a terminal message,
-   * so whoever reads it is told at once instead of waiting out a timeout. Counted once, as a
-   * cancellation for `reason`, never as an `error_type`: from here on `run()` sees the stream
-   * cancelled and counts no error for it, whatever the handler or a publish does.
+   * so whoever reads it is told at once instead of waiting out a timeout, and ends the request
+   * there and then. Counted once, as a cancellation for `reason`, never as an `error_type`: from
+   * here on the stream is cancelled and no error is counted for it, whatever the handler or a
+   * publish does.
    */
   private end(stream: ServedStream<TEndpoint>, type: string, message: string, reason: CancelReason): void {
     if (stream.cancelled) return;
@@ -395,6 +410,7 @@ export class EndpointServer<TEndpoint> {
     stream.cancel(type);
     this.options.observer.cancelled(reason);
     this.out.publishError(stream.reply, type, message, this.active.size - 1);
+    this.finish(stream, undefined);
   }
 
   /** On the instance's control subject: an acknowledgement (`<key> <consumed>`) or a cancel (the secret). */

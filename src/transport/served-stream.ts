@@ -3,7 +3,8 @@
  * whether it was cancelled — and the two waits a stream can be in (for the handler, for credit),
  * which a cancellation or an acknowledgement ends.
  */
-import { LazyRequestContext } from './request-context.ts';
+import type { LazyRequestContext } from './request-context.ts';
+import type { ServerRequestTrace } from './request-tracing.ts';
 
 export const CANCELLED = Symbol('cancelled');
 
@@ -14,6 +15,12 @@ export class ServedStream<TEndpoint> {
   readonly ctx: LazyRequestContext<TEndpoint>;
   /** Data messages the requester takes before it must acknowledge. */
   readonly window: number;
+  /** The observer's start mark of the request. */
+  readonly mark: number;
+  /** The request's trace, when tracing is on. */
+  readonly traced: ServerRequestTrace | undefined;
+  /** Set once the request has ended (metrics and span): it ends once, whoever gets there first. */
+  finished = false;
   /** Data messages published. */
   sent = 0;
   /** Data messages the requester acknowledged as consumed; never more than `sent`. */
@@ -26,11 +33,13 @@ export class ServedStream<TEndpoint> {
   /** Ends a wait for credit: on an ack, or on cancel. */
   private wakeCredit: (() => void) | undefined;
 
-  constructor(reply: string, key: string, window: number, ctx: LazyRequestContext<TEndpoint>) {
+  constructor(reply: string, key: string, window: number, ctx: LazyRequestContext<TEndpoint>, mark: number, traced: ServerRequestTrace | undefined) {
     this.reply = reply;
     this.key = key;
     this.window = window;
     this.ctx = ctx;
+    this.mark = mark;
+    this.traced = traced;
   }
 
   /** Whether the window is full: the next data message must wait for an acknowledgement. */
@@ -62,9 +71,9 @@ export class ServedStream<TEndpoint> {
   }
 
   /**
-   * Whatever the engine awaits, a cancellation ends the wait: a handler that never yields still
-   * lets its request end (and in-flight go down) when the client gives up. A fresh promise per
-   * wait — racing one long-lived promise would pile a reaction onto it per streamed item.
+   * Whatever the engine's promise awaits, a cancellation ends the wait: a handler that never
+   * settles still lets its request end (and in-flight go down) when the client gives up. A fresh
+   * promise per wait — racing one long-lived promise would pile a reaction onto it per wait.
    */
   orCancelled<T>(work: PromiseLike<T>): Promise<T | typeof CANCELLED> {
     if (this.cancelled) return Promise.resolve(CANCELLED);
