@@ -34,6 +34,10 @@ export class EndpointClientTracer implements ClientTracer {
     this.failures = new TracingFailures(`${names.method} (client)`);
   }
 
+  quiet(): boolean {
+    return this.unconfigured();
+  }
+
   start(headers: MsgHdrs, requestId: string, parent: unknown): ClientRequestTrace {
     if (this.unconfigured()) return UNTRACED;
     let span: Span | undefined;

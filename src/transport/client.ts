@@ -6,7 +6,7 @@
  * the server only answers a reply subject whose requester showed its key.
  */
 import { randomUUID } from 'node:crypto';
-import { headers as natsHeaders, nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { headers as natsHeaders, nuid, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Context } from '@opentelemetry/api';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
@@ -15,7 +15,8 @@ import { encodeBody } from './codec.ts';
 import { cancelSubject, controlSubject, DEFAULT_WINDOW, Header, INSTANCE_ID_RE, MAX_WINDOW, PROTOCOL_VERSION } from './protocol.ts';
 import { addCallerHeaders, checkHeaderBlock } from './caller-headers.ts';
 import { newRequestSecret, tagOf } from './request-secret.ts';
-import type { ClientTracer } from './request-tracing.ts';
+import { protocolHeaderBlock } from './request-header-block.ts';
+import type { ClientRequestTrace, ClientTracer } from './request-tracing.ts';
 import { outcomeOf } from './request-outcome.ts';
 import { ResponseStream } from './response-stream.ts';
 import type { InstanceDirectory } from './instance-directory.ts';
@@ -254,20 +255,27 @@ export class EndpointClient {
     // Every option is checked before the request's span starts: a refused call leaves no span open.
     const timeoutMs = positiveMs(options.timeoutMs, 'timeoutMs', this.timeoutMs);
     const target = this.pick(options.instanceId);
-    const h = natsHeaders();
-    h.set(Header.Protocol, PROTOCOL_VERSION);
-    h.set(Header.RequestId, requestId);
-    h.set(Header.Key, key);
-    h.set(Header.ContentType, body.contentType);
-    h.set(Header.Window, String(this.window));
-    if (options.headers !== undefined) addCallerHeaders(h, options.headers);
-    const traced = this.tracer?.start(h, requestId, options.context);
-    if (traced?.injected === true || options.headers !== undefined) {
-      try {
-        checkHeaderBlock(h);
-      } catch (err) {
-        traced?.end({ kind: 'error', errorType: (err as DynamoError).code });
-        throw err;
+    let h: MsgHdrs;
+    let traced: ClientRequestTrace | undefined;
+    if (options.headers === undefined && (this.tracer === undefined || this.tracer.quiet())) {
+      // Nothing but the protocol's headers: the block is written at once (request-header-block.ts).
+      h = protocolHeaderBlock(requestId, key, body.contentType, this.window);
+    } else {
+      h = natsHeaders();
+      h.set(Header.Protocol, PROTOCOL_VERSION);
+      h.set(Header.RequestId, requestId);
+      h.set(Header.Key, key);
+      h.set(Header.ContentType, body.contentType);
+      h.set(Header.Window, String(this.window));
+      if (options.headers !== undefined) addCallerHeaders(h, options.headers);
+      traced = this.tracer?.start(h, requestId, options.context);
+      if (traced?.injected === true || options.headers !== undefined) {
+        try {
+          checkHeaderBlock(h);
+        } catch (err) {
+          traced?.end({ kind: 'error', errorType: (err as DynamoError).code });
+          throw err;
+        }
       }
     }
 

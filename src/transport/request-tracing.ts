@@ -51,6 +51,8 @@ export interface ClientRequestTrace {
 
 /** Makes the caller's trace of each request and writes its context into the request's headers. */
 export interface ClientTracer {
+  /** True when `start` would make no span and write nothing (tracing unconfigured): the request needs no trace. */
+  quiet(): boolean;
   /** `parent`: the caller's context (`GenerateOptions.context`), else the active one. */
   start(headers: MsgHdrs, requestId: string, parent: unknown): ClientRequestTrace;
 }

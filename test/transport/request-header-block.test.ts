@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { MsgHdrsImpl } from '@nats-io/transport-node';
+import { ContentType } from '../../src/transport/protocol.ts';
+import { protocolHeaderBlock } from '../../src/transport/request-header-block.ts';
+import { newRequestSecret } from '../../src/transport/request-secret.ts';
+
+describe('a request’s protocol header block, written at once', () => {
+  it('is byte for byte what nats.js’s MsgHdrs encodes for the same headers', () => {
+    for (const [requestId, contentType, window] of [
+      ['a-0', ContentType.Json, 128],
+      ['kq9Zb1x2-1z', ContentType.Bytes, 1],
+      ['x'.repeat(64), ContentType.Json, 4096],
+    ] as const) {
+      const { key } = newRequestSecret();
+      const nats = new MsgHdrsImpl();
+      nats.set('Dynamo-Protocol', '2');
+      nats.set('Dynamo-Request-Id', requestId);
+      nats.set('Dynamo-Key', key);
+      nats.set('Dynamo-Content-Type', contentType);
+      nats.set('Dynamo-Window', String(window));
+      assert.deepEqual([...protocolHeaderBlock(requestId, key, contentType, window).encode()], [...nats.encode()]);
+    }
+  });
+});
