@@ -1,25 +1,35 @@
 /**
- * Target 2: a NATS echo endpoint served through our request plane with our automatic metrics,
- * against the same endpoint served bare (the same request plane, no metrics), with the stock
- * OpenTelemetry sync instruments, and with prom-client — in the same run, against a real
- * nats-server on loopback. Responder CPU per request (the responder is its own process) and
- * throughput at 64 requests in flight from one requester.
+ * The request plane against raw NATS, and the metrics on top of it, in one run against a real
+ * nats-server on loopback. Variants:
+ *   - raw nats.js: a responder answering `msg.respond(msg.data)` and a requester calling
+ *     `nc.request()`, both connected with `noAsyncTraces: true` as ours are;
+ *   - ours served bare (no metrics), with our automatic metrics, with the tracing hooks (no SDK),
+ *     with the stock OpenTelemetry sync instruments, with prom-client — each driven by our client.
+ * Per variant: the responder's CPU per request (its own process, pinned to core 1 when `taskset`
+ * exists), the requester's CPU per request (this process; nats-server shares its core), and the
+ * throughput at 64 requests in flight. Both sides run the compiled package (bench/dist.ts).
  *
- * Streaming variant (BENCH_MODE=stream): each request is answered with 100 responses of 100 bytes;
- * the responder's CPU is reported per response message, so the per-message cost of the streaming
- * metrics (a response, its gap, its bytes) shows against bare.
+ * Streaming variant (BENCH_MODE=stream): each request is answered with 100 responses of 100 bytes
+ * (raw: the same 100 bytes published 100 times, then an empty message that ends the stream; ours:
+ * a generator yielding a 98-character string, 100 bytes of JSON); the responder's CPU is reported
+ * per response message, 8 requests in flight.
  *
  * Run: npm run bench:request-plane   (BENCH_REQUESTS=40000 BENCH_ROUNDS=11 BENCH_MODE=echo|stream)
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { createLogger } from '../src/logging/logger.ts';
-import { EndpointClient } from '../src/transport/client.ts';
-import { NatsTransport } from '../src/transport/nats-connection.ts';
-import { endpointSubject } from '../src/transport/protocol.ts';
+import { connect, createInbox, type Msg } from '@nats-io/transport-node';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { printTable, stats, type Row } from './common.ts';
+import { buildDist, fromDist } from './dist.ts';
+
+buildDist();
+const { createLogger } = await fromDist<typeof import('../src/logging/logger.ts')>('logging/logger');
+const { EndpointClient } = await fromDist<typeof import('../src/transport/client.ts')>('transport/client');
+const { NatsTransport } = await fromDist<typeof import('../src/transport/nats-connection.ts')>('transport/nats-connection');
+const { endpointSubject } = await fromDist<typeof import('../src/transport/protocol.ts')>('transport/protocol');
+type Client = InstanceType<typeof EndpointClient>;
 
 const STREAM = process.env['BENCH_MODE'] === 'stream';
 /** Responses per request: 100 in the streaming variant. */
@@ -27,15 +37,26 @@ const PER_REQUEST = STREAM ? 100 : 1;
 const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? (STREAM ? 2000 : 40_000));
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 11);
 const CONCURRENCY = STREAM ? 8 : 64;
-const VARIANTS = { bare: 'served bare (no metrics)', ours: 'ours (automatic metrics)', traced: 'ours + tracing hooks, no SDK', otel: 'stock OTel sync instruments', prom: 'prom-client' } as const;
-type Variant = keyof typeof VARIANTS;
+const VARIANTS = {
+  raw: STREAM ? 'raw nats.js, publish loop' : 'raw nats.js',
+  ...(STREAM ? { rawasync: 'raw nats.js, from an async generator' } : {}),
+  bare: 'ours, served bare (no metrics)',
+  ours: 'ours, automatic metrics',
+  traced: 'ours + tracing hooks, no SDK',
+  otel: 'ours, stock OTel sync instruments',
+  prom: 'ours, prom-client',
+} as const;
+type Variant = 'raw' | 'rawasync' | 'bare' | 'ours' | 'traced' | 'otel' | 'prom';
 
 const PIN = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 if (PIN) spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
 const nats = await startNatsServer();
 if (PIN) spawnSync('sh', ['-c', `for p in $(pgrep -f 'nats-server -c'); do taskset -p -c 0 $p; done`], { stdio: 'ignore' });
 const transport = await NatsTransport.connect([nats.url], {}, createLogger('warn'), 'bench-requester');
+const raw = await connect({ servers: nats.url, noAsyncTraces: true });
+const subject = endpointSubject('bench', 'echo', 'echo');
 const payload = 'x'.repeat(98); // a 100-byte JSON string
+const payloadBytes = new TextEncoder().encode(JSON.stringify(payload));
 
 function message<T>(child: ChildProcess, pred: (m: T) => boolean): Promise<T> {
   return new Promise((resolve) => {
@@ -49,64 +70,116 @@ function message<T>(child: ChildProcess, pred: (m: T) => boolean): Promise<T> {
   });
 }
 
-async function load(client: EndpointClient, n: number): Promise<number> {
+/** `n` requests, `CONCURRENCY` at a time, each with `call`. */
+async function load(n: number, call: () => Promise<unknown>): Promise<void> {
   let next = 0;
-  const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next++ < n) await client.generate(payload).collect();
+      while (next++ < n) await call();
     }),
   );
-  return performance.now() - t0;
 }
 
-const cpu: Record<Variant, number[]> = { bare: [], ours: [], traced: [], otel: [], prom: [] };
-const rps: Record<Variant, number[]> = { bare: [], ours: [], traced: [], otel: [], prom: [] };
+/** Raw streaming requester: one inbox subscription, each request done at its empty message. */
+function rawStreamCaller(): { call: () => Promise<void>; close: () => void } {
+  const inbox = createInbox();
+  const waiting = new Map<string, () => void>();
+  let seq = 0;
+  const sub = raw.subscribe(`${inbox}.*`, {
+    callback: (_err, msg: Msg) => {
+      if (msg.data.length === 0) waiting.get(msg.subject)?.();
+    },
+  });
+  return {
+    call: () =>
+      new Promise<void>((resolve) => {
+        const reply = `${inbox}.${seq++}`;
+        waiting.set(reply, () => {
+          waiting.delete(reply);
+          resolve();
+        });
+        raw.publish(subject, payloadBytes, { reply });
+      }),
+    close: () => sub.unsubscribe(),
+  };
+}
+
+function caller(variant: Variant): { call: () => Promise<unknown>; close: () => Promise<void> | void; start: () => Promise<void> } {
+  if (variant === 'raw' || variant === 'rawasync') {
+    if (STREAM) {
+      const s = rawStreamCaller();
+      return { call: s.call, close: s.close, start: () => raw.flush() };
+    }
+    return { call: () => raw.request(subject, payloadBytes, { timeout: 30_000 }), close: () => {}, start: async () => {} };
+  }
+  const client: Client = new EndpointClient(transport, subject, createLogger('warn'), { timeoutMs: 30_000 });
+  return { call: () => client.generate(payload).collect(), close: () => client.close(), start: () => client.start() };
+}
+
 const order = Object.keys(VARIANTS) as Variant[];
+const samples = (): Record<Variant, number[]> => ({ raw: [], rawasync: [], bare: [], ours: [], traced: [], otel: [], prom: [] });
+const cpu = samples();
+const callerCpu = samples();
+const rps = samples();
+const label = (v: Variant): string => (VARIANTS as Record<string, string>)[v]!;
 
 for (let round = 0; round < ROUNDS; round++) {
   for (const variant of round % 2 === 0 ? order : [...order].reverse()) {
     // The responder gets a core of its own (when taskset exists): the requester and nats-server
     // share the other, so the responder's CPU time is not inflated by their scheduling.
     const script = fileURLToPath(new URL('./responder.ts', import.meta.url));
+    const args = [variant, nats.url, STREAM ? 'stream' : 'echo'];
     const child = PIN
-      ? spawn('taskset', ['-c', '1', process.execPath, '--import', 'tsx', script, variant, nats.url, STREAM ? 'stream' : 'echo'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      : fork(script, [variant, nats.url, STREAM ? 'stream' : 'echo'], { execArgv: ['--import', 'tsx'] });
+      ? spawn('taskset', ['-c', '1', process.execPath, '--import', 'tsx', script, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      : fork(script, args, { execArgv: ['--import', 'tsx'] });
     await message<{ ready?: boolean }>(child, (m) => m.ready === true);
-    const client = new EndpointClient(transport, endpointSubject('bench', 'echo', 'echo'), createLogger('warn'), { timeoutMs: 30_000 });
-    await client.start();
-    await load(client, Math.ceil(3000 / PER_REQUEST)); // warm-up
+    const c = caller(variant);
+    await c.start();
+    await load(Math.ceil(3000 / PER_REQUEST), c.call); // warm-up
     child.send('start');
-    const ms = await load(client, REQUESTS);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await load(REQUESTS, c.call);
+    const ms = performance.now() - t0;
+    const used = process.cpuUsage(cpu0);
     child.send('stop');
     const r = await message<{ cpuUs?: number; requests?: number }>(child, (m) => m.cpuUs !== undefined);
     cpu[variant].push(r.cpuUs! / (r.requests! * PER_REQUEST));
+    callerCpu[variant].push((used.user + used.system) / REQUESTS);
     rps[variant].push((REQUESTS / ms) * 1000);
-    await client.close();
+    await c.close();
     child.send('exit');
     await new Promise((resolve) => child.once('exit', resolve));
   }
 }
 
-const cpuRows: Row[] = order.map((v) => ({ name: VARIANTS[v], stats: stats(cpu[v]) }));
-const rpsRows: Row[] = order.map((v) => ({ name: VARIANTS[v], stats: stats(rps[v]) }));
+const rows = (of: Record<Variant, number[]>): Row[] => order.map((v) => ({ name: label(v), stats: stats(of[v]) }));
 printTable(
   STREAM
     ? `Request plane, streaming: responder CPU per response message (1 request → 100 responses of 100 bytes, ${REQUESTS.toLocaleString()} requests × ${ROUNDS} rounds, ${CONCURRENCY} in flight)`
-    : `Request plane: responder CPU per request (NATS echo, ${REQUESTS.toLocaleString()} requests × ${ROUNDS} rounds, ${CONCURRENCY} in flight)`,
+    : `Request plane: responder CPU per request (echo of 100 bytes, ${REQUESTS.toLocaleString()} requests × ${ROUNDS} rounds, ${CONCURRENCY} in flight)`,
   STREAM ? 'µs/msg' : 'µs/req',
-  cpuRows,
-  VARIANTS.bare,
+  rows(cpu),
+  label('raw'),
 );
-printTable('Request plane: throughput, same runs (one requester process: it is the bottleneck)', 'req/s', rpsRows, VARIANTS.bare);
+printTable('Requester CPU per request, same runs (the benchmark process; nats-server shares its core)', 'µs/req', rows(callerCpu), label('raw'));
+printTable('Throughput, same runs (one requester process)', 'req/s', rows(rps), label('raw'));
 // Machine drift moves whole rounds up and down; the ratio within each round (variants run back to
 // back) is steadier than the ratio of medians, so both are shown.
-const ratio = (a: number[], b: number[]) => stats(a).median / stats(b).median;
 const paired = (a: number[], b: number[]) => stats(a.map((x, i) => x / b[i]!)).median;
+const ratio = (a: number[], b: number[]) => stats(a).median / stats(b).median;
+const both = (a: number[], b: number[]) => `${ratio(a, b).toFixed(2)}× (per-round ${paired(a, b).toFixed(2)}×)`;
 console.log(`\n${PIN ? 'responder pinned to core 1; requester and nats-server on core 0' : 'no CPU pinning (taskset missing)'}`);
-console.log(`ours: responder CPU ${ratio(cpu.ours, cpu.bare).toFixed(3)}× bare (target ≤ 1.05), throughput ${ratio(rps.ours, rps.bare).toFixed(3)}× bare (target ≥ 0.97)`);
-console.log(`ours, median of per-round ratios: responder CPU ${paired(cpu.ours, cpu.bare).toFixed(3)}× bare, throughput ${paired(rps.ours, rps.bare).toFixed(3)}× bare`);
-console.log(`tracing off (hooks, no SDK) vs ours, median of per-round ratios: responder CPU ${paired(cpu.traced, cpu.ours).toFixed(3)}×, throughput ${paired(rps.traced, rps.ours).toFixed(3)}×`);
-console.log(`stock OTel, same: CPU ${paired(cpu.otel, cpu.bare).toFixed(3)}×, throughput ${paired(rps.otel, rps.bare).toFixed(3)}×; prom-client: CPU ${paired(cpu.prom, cpu.bare).toFixed(3)}×, throughput ${paired(rps.prom, rps.bare).toFixed(3)}×`);
+if (STREAM) {
+  console.log(`responder per message, ours with metrics vs raw publish loop: ${both(cpu.ours, cpu.raw)} (target ≤ 1.5×); vs raw from an async generator: ${both(cpu.ours, cpu.rawasync)}`);
+} else {
+  console.log(`responder CPU, ours with metrics vs raw: ${both(cpu.ours, cpu.raw)} (target ≤ 2×); served bare vs raw: ${both(cpu.bare, cpu.raw)}`);
+  console.log(`requester CPU, ours vs raw: ${both(callerCpu.ours, callerCpu.raw)} (target ≤ 1.3×)`);
+  console.log(`throughput at ${CONCURRENCY} in flight, ours vs raw: ${both(rps.ours, rps.raw)} (target ≥ 0.8×)`);
+}
+console.log(`metrics on top of the plane: responder CPU ${both(cpu.ours, cpu.bare)} (target ≤ 1.05×), throughput ${both(rps.ours, rps.bare)}`);
+console.log(`tracing hooks with no SDK on top of the metrics: responder CPU ${both(cpu.traced, cpu.ours)}`);
+console.log(`stock OTel instead of ours: responder CPU ${both(cpu.otel, cpu.bare)} of bare; prom-client ${both(cpu.prom, cpu.bare)}`);
 await transport.close();
+await raw.close();
 await nats.stop();

@@ -1,21 +1,27 @@
 /**
  * The responder process of bench/request-plane.ts: serves an echo endpoint through our request
- * plane with one of four observers, and reports its own CPU time over the measured window.
+ * plane (the compiled package, bench/dist.ts) with one of five observers — or, for `raw`, answers
+ * with nats.js alone — and reports its own CPU time over the measured window.
  *   node --import tsx bench/responder.ts <variant> <nats-url> [echo|stream]
- * `stream`: every request is answered with 100 responses of 100 bytes (a 98-character JSON string).
+ * `stream`: every request is answered with 100 responses of 100 bytes (a 98-character JSON
+ * string; `raw` publishes the same 100 bytes 100 times in a loop, then an empty message that ends
+ * it; `rawasync` the same, each message taken from an async generator as ours are).
  * IPC: parent sends 'start' / 'stop'; child answers { ready } and { cpuUs, requests }.
  */
-import { connect } from '@nats-io/transport-node';
+import { connect, type Msg } from '@nats-io/transport-node';
 import client from 'prom-client';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { createLogger } from '../src/logging/logger.ts';
-import { EndpointRecorder } from '../src/metrics/endpoint-recorder.ts';
-import { DEFAULT_DURATION_BUCKETS, DEFAULT_INTER_RESPONSE_BUCKETS, EndpointMetric, type ErrorType } from '../src/metrics/names.ts';
-import { EndpointServer, type RequestObserver } from '../src/transport/endpoint-server.ts';
-import { endpointSubject } from '../src/transport/protocol.ts';
 import { trace } from '@opentelemetry/api';
-import { serverTracer } from '../src/tracing/endpoint-tracing.ts';
+import { DEFAULT_DURATION_BUCKETS, DEFAULT_INTER_RESPONSE_BUCKETS, EndpointMetric, type ErrorType } from '../src/metrics/names.ts';
+import type { RequestObserver } from '../src/transport/endpoint-server.ts';
+import { fromDist } from './dist.ts';
 import { stockInstruments } from './common.ts';
+
+const { createLogger } = await fromDist<typeof import('../src/logging/logger.ts')>('logging/logger');
+const { EndpointRecorder } = await fromDist<typeof import('../src/metrics/endpoint-recorder.ts')>('metrics/endpoint-recorder');
+const { EndpointServer } = await fromDist<typeof import('../src/transport/endpoint-server.ts')>('transport/endpoint-server');
+const { endpointSubject } = await fromDist<typeof import('../src/transport/protocol.ts')>('transport/protocol');
+const { serverTracer } = await fromDist<typeof import('../src/tracing/endpoint-tracing.ts')>('tracing/endpoint-tracing');
 
 const [variant, url, mode = 'echo'] = process.argv.slice(2) as [string, string, string?];
 const PIECE = 'x'.repeat(98);
@@ -23,6 +29,7 @@ async function* hundred(): AsyncGenerator<string> {
   for (let i = 0; i < 100; i++) yield PIECE;
 }
 const attrs = { dynamo_namespace: 'bench', dynamo_component: 'echo', dynamo_endpoint: 'echo' };
+const subject = endpointSubject(attrs.dynamo_namespace, attrs.dynamo_component, attrs.dynamo_endpoint);
 let served = 0;
 
 class Bare implements RequestObserver {
@@ -70,9 +77,9 @@ function otel(): RequestObserver {
     cancelled(reason) {
       cancellations.add(1, { ...attrs, reason });
     },
-    requestEnded(mark) {
+    requestEnded(mark, _sampled, _failed, endMark) {
       inflight.add(-1, attrs);
-      duration.record((performance.now() - mark) / 1000, attrs);
+      duration.record(((endMark ?? performance.now()) - mark) / 1000, attrs);
     },
   };
 }
@@ -115,9 +122,9 @@ function prom(): RequestObserver {
     cancelled(reason) {
       cancellations.inc({ ...attrs, reason });
     },
-    requestEnded(mark) {
+    requestEnded(mark, _sampled, _failed, endMark) {
       inflight.dec();
-      duration.observe((performance.now() - mark) / 1000);
+      duration.observe(((endMark ?? performance.now()) - mark) / 1000);
     },
   };
 }
@@ -132,20 +139,48 @@ function ours(): RequestObserver {
   return r;
 }
 
-const observer = variant === 'ours' || variant === 'traced' ? ours() : variant === 'otel' ? otel() : variant === 'prom' ? prom() : new Bare();
 const nc = await connect({ servers: url, noAsyncTraces: true });
-const server = new EndpointServer({
-  nc,
-  subject: endpointSubject(attrs.dynamo_namespace, attrs.dynamo_component, attrs.dynamo_endpoint),
-  instanceId: `bench-${variant}`,
-  engine: mode === 'stream' ? () => hundred() : (request: unknown) => request,
-  observer,
-  // `traced`: the tracing hooks as a runtime wires them, with no SDK registered (the global no-op).
-  ...(variant === 'traced' ? { tracer: serverTracer(trace.getTracerProvider(), { namespace: 'bench', component: 'echo', endpoint: 'echo', subject: endpointSubject('bench', 'echo', 'echo') }, 'bench-traced') } : {}),
-  endpoint: undefined,
-  logger: createLogger('warn'),
-});
-await server.start();
+if (variant === 'raw' || variant === 'rawasync') {
+  // nats.js alone: the same bytes back (echo), or the same 100 messages and an empty end (stream)
+  const piece = new TextEncoder().encode(JSON.stringify(PIECE));
+  const empty = new Uint8Array(0);
+  async function* pieces(): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < 100; i++) yield piece;
+  }
+  const streamAsync = async (reply: string): Promise<void> => {
+    for await (const p of pieces()) nc.publish(reply, p);
+    nc.publish(reply, empty);
+  };
+  nc.subscribe(subject, {
+    queue: subject,
+    callback: (_err, msg: Msg) => {
+      served++;
+      if (mode !== 'stream') {
+        msg.respond(msg.data);
+      } else if (variant === 'rawasync') {
+        void streamAsync(msg.reply!);
+      } else {
+        for (let i = 0; i < 100; i++) nc.publish(msg.reply!, piece);
+        nc.publish(msg.reply!, empty);
+      }
+    },
+  });
+  await nc.flush();
+} else {
+  const observer = variant === 'ours' || variant === 'traced' ? ours() : variant === 'otel' ? otel() : variant === 'prom' ? prom() : new Bare();
+  const server = new EndpointServer({
+    nc,
+    subject,
+    instanceId: `bench-${variant}`,
+    engine: mode === 'stream' ? () => hundred() : (request: unknown) => request,
+    observer,
+    // `traced`: the tracing hooks as a runtime wires them, with no SDK registered (the global no-op).
+    ...(variant === 'traced' ? { tracer: serverTracer(trace.getTracerProvider(), { namespace: 'bench', component: 'echo', endpoint: 'echo', subject }, 'bench-traced') } : {}),
+    endpoint: undefined,
+    logger: createLogger('warn'),
+  });
+  await server.start();
+}
 let cpu = process.cpuUsage();
 let from = 0;
 process.on('message', (m: string) => {

@@ -205,6 +205,9 @@ export class EndpointServer<TEndpoint> {
       }
     }
     for (const sub of this.controlSubs) sub.unsubscribe();
+    // What the last streams published waits for the end of a turn (response-publisher.ts); the
+    // runtime may close the connection before one comes.
+    this.out.flush();
   }
 
   /**
