@@ -68,23 +68,32 @@ export class ClientRecorder implements MetricsRecorder {
     this.requestBytes += bytes;
   }
 
-  /** A response message of `bytes` payload bytes was taken; `firstData` for the stream's first data message. */
-  responseReceived(bytes: number, firstData: boolean, startMark: number): void {
+  /**
+   * A response message of `bytes` payload bytes was taken; `firstData` for the stream's first data
+   * message. Returns the mark of its arrival when it read the clock for it (the first data message),
+   * else undefined.
+   */
+  responseReceived(bytes: number, firstData: boolean, startMark: number): number | undefined {
     this.responseBytes += bytes;
-    if (firstData) this.firstResponse.observe((now() - startMark) / 1000);
+    if (!firstData) return undefined;
+    const t = now();
+    this.firstResponse.observe((t - startMark) / 1000);
+    return t;
   }
 
   /**
    * The request is over: its end-of-stream or error message arrived, or it failed on this side.
-   * Called exactly once per `requestStarted`; `failure` is what the caller's iteration failed with.
+   * Called exactly once per `requestStarted`; `failure` is what the caller's iteration failed with;
+   * `endMark`, when the message that ended the stream was also its first response (a `last`
+   * message): the mark `responseReceived` returned for it, so the clock is not read again.
    */
-  requestEnded(startMark: number, failure: unknown): void {
+  requestEnded(startMark: number, failure: unknown, endMark?: number): void {
     if (this.inflight <= 0) {
       this.logger.once('client-inflight-underflow', 'warn', 'client requestEnded called more often than requestStarted; ignored');
       return;
     }
     this.inflight--;
-    const seconds = (now() - startMark) / 1000;
+    const seconds = ((endMark ?? now()) - startMark) / 1000;
     this.duration.observe(seconds);
     const type = failure === undefined ? undefined : this.failed(failure);
     if (this.callSink !== undefined) this.callSink(seconds, failure === undefined ? undefined : type ?? '_OTHER');

@@ -103,10 +103,17 @@ export interface ClientObserver {
   requestStarted(): number;
   /** The request's `bytes` payload bytes were sent. */
   requestSent(bytes: number): void;
-  /** A response message of `bytes` payload bytes was taken; `firstData` for the stream's first data message. */
-  responseReceived(bytes: number, firstData: boolean, startMark: number): void;
-  /** The request is over; `failure` is the error its caller sees (undefined when it did not fail). */
-  requestEnded(startMark: number, failure: unknown): void;
+  /**
+   * A response message of `bytes` payload bytes was taken; `firstData` for the stream's first data
+   * message. May return the mark of its arrival (then `requestEnded` can take it as the end).
+   */
+  responseReceived(bytes: number, firstData: boolean, startMark: number): number | undefined;
+  /**
+   * The request is over; `failure` is the error its caller sees (undefined when it did not fail);
+   * `endMark`: the mark `responseReceived` returned for the message that ended the stream, when it
+   * was its first response too (a `last` message).
+   */
+  requestEnded(startMark: number, failure: unknown, endMark?: number): void;
   /** A failure outside any request (`waitForInstances` giving up). */
   failed(failure: unknown): void;
 }
@@ -286,16 +293,16 @@ export class EndpointClient {
     let tracked = target?.instanceId;
     const send = (subject: string): void => this.transport.nc.publish(subject, body.data, { reply, headers: h });
     const stream: ResponseStream<T> = new ResponseStream<T>(requestId, timeoutMs, this.window, options.signal, {
-      done: (cancel, error) => {
+      done: (cancel, error, endMark) => {
         this.streams.delete(tag);
         this.track(tracked, -1);
         if (cancel) this.sendCancel(secret, stream.instanceId);
         traced?.end(outcomeOf(error, cancel));
-        observer?.requestEnded(mark, error);
+        observer?.requestEnded(mark, error, endMark);
       },
       load: (instanceId, load) => this.directory.reportLoad(instanceId, load, tracked === instanceId),
       ...(traced === undefined ? {} : { firstResponse: () => traced.firstResponse() }),
-      ...(observer === undefined ? {} : { received: (bytes: number, firstData: boolean) => observer.responseReceived(bytes, firstData, mark) }),
+      ...(observer === undefined ? {} : { received: (bytes: number, firstData: boolean): number | undefined => observer.responseReceived(bytes, firstData, mark) }),
       ack: (instanceId, consumed) => {
         try {
           this.transport.nc.publish(controlSubject(this.subject, instanceId), `${key} ${consumed}`);

@@ -11,12 +11,16 @@ import { readHeaders, single } from './message-headers.ts';
 import { ContentType, Header, INSTANCE_ID_RE, LOAD_RE, MessageKind, PROTOCOL_VERSION, RemoteErrorType, type EndOfStream, type ErrorBody } from './protocol.ts';
 
 export interface StreamHooks {
-  /** Called once when the stream is over, however it ended: `error` is what it failed with (undefined when it ended); `cancel` asks the server to stop. */
-  done(cancel: boolean, error: unknown): void;
+  /**
+   * Called once when the stream is over, however it ended: `error` is what it failed with
+   * (undefined when it ended); `cancel` asks the server to stop; `endMark`: what `received`
+   * returned for the message that ended it, when that was a `last` message.
+   */
+  done(cancel: boolean, error: unknown, endMark?: number): void;
   /** The first data message arrived (tracing marks it). */
   firstResponse?(): void;
-  /** A response message of `bytes` payload bytes was taken for this stream; `firstData` for its first data message. */
-  received?(bytes: number, firstData: boolean): void;
+  /** A response message of `bytes` payload bytes was taken for this stream; `firstData` for its first data message. May return a mark for `done`. */
+  received?(bytes: number, firstData: boolean): number | undefined;
   /** Tells the serving instance how many responses the reader has consumed (flow control). */
   ack(instanceId: string, consumed: number): void;
   /** The serving instance reported `load` other requests in flight (`Dynamo-Load`, on `end` and `error`). */
@@ -217,7 +221,7 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
       const decoded = decodeBody(data, ct !== null && isContentType(ct) ? ct : ContentType.Json);
       if (!decoded.ok) return false;
       if (++this.received === 1) this.hooks.firstResponse?.();
-      this.hooks.received?.(data.length, this.received === 1);
+      const arrived = this.hooks.received?.(data.length, this.received === 1);
       if (kind === MessageKind.Last) {
         // The response and the end in one message: the reader gets the value, then the end; nothing
         // is acknowledged for a stream that is over.
@@ -225,7 +229,8 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
         const w = this.waiters.shift();
         if (w === undefined) this.queue.push(decoded.value);
         else w.resolve({ value: decoded.value, done: false });
-        this.settle('ended', undefined, false);
+        // one clock read for the first response and the end, when it was both
+        this.settle('ended', undefined, false, arrived);
         return true;
       }
       // A full window waits on the reader, not on the server: no timeout until it acknowledges.
@@ -303,12 +308,12 @@ export class ResponseStream<T = unknown> implements AsyncIterableIterator<T> {
     this.settle('failed', error, cancel);
   }
 
-  private settle(state: 'ended' | 'failed', error: unknown, cancel: boolean): void {
+  private settle(state: 'ended' | 'failed', error: unknown, cancel: boolean, endMark?: number): void {
     this.state = state;
     this.failure = error;
     this.disarmTimer();
     this.signal?.removeEventListener('abort', this.onAbort);
-    this.hooks.done(cancel, error);
+    this.hooks.done(cancel, error, endMark);
     for (const w of this.waiters.splice(0)) {
       if (state === 'failed') w.reject(error);
       else w.resolve({ value: undefined, done: true });

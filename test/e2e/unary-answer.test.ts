@@ -126,6 +126,11 @@ describe('a handler’s one value is answered in one message', () => {
     const cf = parseExposition(await caller.metricsText());
     assert.equal(sampleValue(cf, 'dynamo_client_response_bytes_total', 'dynamo_client_response_bytes_total', L), sent);
     assert.equal(sampleValue(cf, 'dynamo_client_requests_total', 'dynamo_client_requests_total', L), bodies.length + 1);
+    // and on the caller's side too, one clock read marks the first response and the end
+    const cttfr = 'dynamo_client_time_to_first_response_seconds';
+    const cduration = 'dynamo_client_request_duration_seconds';
+    assert.equal(sampleValue(cf, cttfr, `${cttfr}_count`, L), bodies.length + 1);
+    assert.equal(sampleValue(cf, cttfr, `${cttfr}_sum`, L), sampleValue(cf, cduration, `${cduration}_sum`, L));
     await client.close();
   });
 });
