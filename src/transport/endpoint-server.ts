@@ -20,6 +20,7 @@ import { LazyRequestContext } from './request-context.ts';
 import { Answer, parseRequest, type RefusedRequest } from './request-parser.ts';
 import { OK, type RequestOutcome, type ServerTracer, type TraceIds } from './request-tracing.ts';
 import { keyOf } from './request-secret.ts';
+import { errorText, isPromiseLike, isStream, responsesOf, type ResponseSource } from './engine-output.ts';
 import { FinalFailure, PublishFailure, ResponsePublisher } from './response-publisher.ts';
 import { CANCELLED, ServedStream } from './served-stream.ts';
 
@@ -271,7 +272,7 @@ export class EndpointServer<TEndpoint> {
       return this.finish(stream, this.failed(stream, err, undefined));
     }
     if (isPromiseLike(out)) void this.settle(stream, out);
-    else if (isAsyncIterable(out) || isSyncIterator(out)) void this.iterate(stream, out);
+    else if (isStream(out)) void this.iterate(stream, out);
     else this.answer(stream, out);
   }
 
@@ -284,7 +285,7 @@ export class EndpointServer<TEndpoint> {
       return this.finish(stream, this.failed(stream, err, undefined));
     }
     if (out === CANCELLED || stream.cancelled) this.finish(stream, undefined);
-    else if (isAsyncIterable(out) || isSyncIterator(out)) await this.iterate(stream, out);
+    else if (isStream(out)) await this.iterate(stream, out);
     else this.answer(stream, out);
   }
 
@@ -317,8 +318,8 @@ export class EndpointServer<TEndpoint> {
    * request at once (`end`), and a handler that never steps again leaves only this loop waiting
    * on it, with nothing left to do.
    */
-  private async iterate(stream: ServedStream<TEndpoint>, out: AsyncIterable<unknown> | Iterator<unknown, unknown>): Promise<void> {
-    const iterator: AsyncIterator<unknown, unknown> = isAsyncIterable(out) ? out[Symbol.asyncIterator]() : fromSyncIterator(out as Iterator<unknown, unknown>);
+  private async iterate(stream: ServedStream<TEndpoint>, out: ResponseSource): Promise<void> {
+    const iterator = responsesOf(out);
     const observer = this.options.observer;
     let count = 0;
     let last = stream.mark;
@@ -437,37 +438,5 @@ export class EndpointServer<TEndpoint> {
     const ack = parseAck(msg.string());
     if (ack === undefined) return;
     this.active.get(ack.key)?.ack(ack.consumed);
-  }
-}
-
-function isPromiseLike(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
-}
-
-function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
-  return v !== null && typeof v === 'object' && typeof (v as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
-}
-
-/**
- * A sync generator (or any iterator object) streams like an async one. Arrays and strings are
- * iterable but not iterators: they stay one response, as a value.
- */
-function isSyncIterator(v: unknown): v is Iterator<unknown, unknown> & Iterable<unknown> {
-  return v !== null && typeof v === 'object' && typeof (v as { next?: unknown }).next === 'function' && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
-}
-
-function fromSyncIterator(it: Iterator<unknown, unknown>): AsyncIterator<unknown, unknown> {
-  return {
-    next: () => Promise.resolve(it.next()),
-    return: (value?: unknown) => Promise.resolve(it.return?.(value) ?? { done: true as const, value }),
-  };
-}
-
-function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  try {
-    return typeof err === 'string' ? err : JSON.stringify(err) ?? String(err);
-  } catch {
-    return String(err);
   }
 }

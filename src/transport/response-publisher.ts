@@ -7,6 +7,7 @@ import { headers as natsHeaders, MsgHdrsImpl, type NatsConnection, type PublishO
 import type { Logger } from '../logging/logger.ts';
 import { encodeBody } from './codec.ts';
 import { ContentType, Header, MessageKind, PROTOCOL_VERSION, type EndOfStream } from './protocol.ts';
+import { TurnOutbox } from './turn-outbox.ts';
 
 /** What a publisher reports to: the endpoint's metrics. */
 export interface PublishObserver {
@@ -98,74 +99,29 @@ function endBody(count: number, final: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(body));
 }
 
-/**
- * A stream's data messages wait here until the end of the current turn of the event loop, then
- * go to nats.js together. nats.js writes to its socket what it was given before its next
- * microtask checkpoint; a stream's responses come at least one microtask hop apart, so each,
- * published at once, would be a socket write (and a message for nats-server to route) of its own:
- * the largest cost of a stream whose handler yields faster than the network
- * (docs/benchmarks.md, "The request plane's cost"). Every other message goes out at once unless
- * something waits, then behind it: the order of messages is kept.
- */
-interface Queued {
-  readonly reply: string;
-  readonly data: Uint8Array;
-  readonly options: PublishOptions;
-}
-
 export class ResponsePublisher {
-  private readonly nc: NatsConnection;
   private readonly instanceId: string;
   private readonly observer: PublishObserver;
   private readonly logger: Logger;
   private readonly headers: ReturnType<typeof instanceHeaders>;
-  /** Messages waiting for the end of this turn, in order. */
-  private queued: Queued[] = [];
-  private readonly flushSoon = (): void => this.flush();
+  /** A stream's data messages wait for the end of the turn, and go out together (turn-outbox.ts). */
+  private readonly outbox: TurnOutbox;
 
   constructor(nc: NatsConnection, instanceId: string, observer: PublishObserver, logger: Logger) {
-    this.nc = nc;
     this.instanceId = instanceId;
     this.observer = observer;
     this.logger = logger;
     this.headers = instanceHeaders(instanceId);
+    this.outbox = new TurnOutbox(nc, logger);
   }
 
   publishData(reply: string, value: unknown, index: number): void {
     this.publishResponse(reply, value, index, undefined);
   }
 
-  /** Hands every waiting message to nats.js, in order (at the end of each turn, and when the endpoint stops). */
+  /** Hands every waiting message to nats.js (a stopping endpoint: before the connection closes). */
   flush(): void {
-    const batch = this.queued;
-    if (batch.length === 0) return;
-    this.queued = [];
-    for (const { reply, data, options } of batch) {
-      try {
-        this.nc.publish(reply, data, options);
-      } catch (err) {
-        // Checked when queued (size, connection): only a connection lost within this turn gets here,
-        // and then its requesters see their streams cut short.
-        this.logger.debug('queued response not published', { error: err });
-      }
-    }
-  }
-
-  /**
-   * Publishes now, or — a data message, or anything while messages wait — queues it for the end of
-   * this turn, after the checks nats.js's publish makes, so a message that cannot go fails here.
-   */
-  private send(reply: string, data: Uint8Array, options: PublishOptions, batch: boolean): void {
-    if (!batch && this.queued.length === 0) {
-      this.nc.publish(reply, data, options);
-      return;
-    }
-    if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
-    const max = this.nc.info?.max_payload;
-    const size = data.length + ((options.headers as { encode(): Uint8Array } | undefined)?.encode().length ?? 0);
-    if (max !== undefined && size > max) throw new Error(`${size} bytes with headers are over the NATS server's max_payload of ${max} bytes`);
-    if (this.queued.length === 0) setImmediate(this.flushSoon);
-    this.queued.push({ reply, data, options });
+    this.outbox.flush();
   }
 
   /**
@@ -191,7 +147,7 @@ export class ResponsePublisher {
       throw new PublishFailure(`response ${index} cannot be encoded: ${(err as Error).message}`, { cause: err });
     }
     try {
-      this.send(reply, data, options, load === undefined);
+      this.outbox.publish(reply, data, options, load === undefined);
     } catch (err) {
       throw new PublishFailure(`response ${index} (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
     }
@@ -207,7 +163,7 @@ export class ResponsePublisher {
       throw new FinalFailure(`the end-of-stream message cannot be encoded: ${(err as Error).message}`, { cause: err });
     }
     try {
-      this.send(reply, data, this.headers.end(load), false);
+      this.outbox.publish(reply, data, this.headers.end(load), false);
     } catch (err) {
       throw new FinalFailure(`the end-of-stream message (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
     }
@@ -234,7 +190,7 @@ export class ResponsePublisher {
     h.set('Nats-Service-Error-Code', String(SERVICE_ERROR_CODE[type] ?? 500));
     const data = Buffer.from(JSON.stringify({ type, message: message.slice(0, MAX_ERROR_TEXT) }));
     try {
-      this.send(reply, data, { headers: h }, false);
+      this.outbox.publish(reply, data, { headers: h }, false);
       this.observer.responsePublished(data.length);
     } catch (err) {
       this.logger.debug('error response could not be published', { error: err });
