@@ -1,30 +1,42 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { MsgHdrsImpl } from '@nats-io/transport-node';
+import { Match, MsgHdrsImpl } from '@nats-io/transport-node';
 import { HeaderBlock, MalformedHeaders } from '../../src/transport/header-block.ts';
 import { rng } from '../helpers/rng.ts';
 
 const enc = new TextEncoder();
 
-/** What nats.js reads from `bytes`: the reference `HeaderBlock` must agree with, or the error it throws. */
-function natsRead(bytes: Uint8Array): { code: number; description: string; keys: string[]; values: Map<string, string[]>; folded: Map<string, string[]> } | 'throws' {
-  let h: MsgHdrsImpl;
-  try {
-    h = MsgHdrsImpl.decode(bytes);
-  } catch {
-    return 'throws';
-  }
+interface Reading {
+  code: number;
+  description: string;
+  keys: string[];
+  values: Map<string, string[]>;
+  folded: Map<string, string[]>;
+}
+
+/** Everything a reader of headers answers: status, names in order, values exact and case-insensitive. */
+function reading(h: { code: number; description: string; keys(): string[] }, values: (name: string, ignoreCase: boolean) => string[]): Reading {
   const keys = h.keys();
   return {
     code: h.code,
     description: h.description,
     keys,
-    values: new Map(keys.map((k) => [k, h.values(k)])),
-    folded: new Map(keys.map((k) => [k, h.values(k.toLowerCase(), 'IgnoreCase' as never)])),
+    values: new Map(keys.map((k) => [k, values(k, false)])),
+    folded: new Map(keys.map((k) => [k, values(k.toLowerCase(), true)])),
   };
 }
 
-function ourRead(bytes: Uint8Array): ReturnType<typeof natsRead> {
+/** What nats.js reads from `bytes` — the reference `HeaderBlock` must agree with — or that it throws. */
+function natsRead(bytes: Uint8Array): Reading | 'throws' {
+  try {
+    const h = MsgHdrsImpl.decode(bytes);
+    return reading(h, (k, ignoreCase) => h.values(k, ignoreCase ? Match.IgnoreCase : Match.Exact));
+  } catch {
+    return 'throws';
+  }
+}
+
+function ourRead(bytes: Uint8Array): Reading | 'throws' {
   let h: HeaderBlock;
   try {
     h = HeaderBlock.parse(bytes);
@@ -32,14 +44,7 @@ function ourRead(bytes: Uint8Array): ReturnType<typeof natsRead> {
     assert.ok(error instanceof MalformedHeaders);
     return 'throws';
   }
-  const keys = h.keys();
-  return {
-    code: h.code,
-    description: h.description,
-    keys,
-    values: new Map(keys.map((k) => [k, h.values(k)])),
-    folded: new Map(keys.map((k) => [k, h.values(k.toLowerCase(), true)])),
-  };
+  return reading(h, (k, ignoreCase) => h.values(k, ignoreCase));
 }
 
 describe('HeaderBlock reads what nats.js reads', () => {
