@@ -1,0 +1,39 @@
+/**
+ * A driver for profiling the requester alone: our client sends unary echo requests (64 in flight,
+ * 100-byte payload) to a bare responder in its own process (bench/responder.ts), so a CPU profile
+ * of this process holds only the requester's path.
+ *   node --cpu-prof --cpu-prof-dir=<dir> --import tsx bench/requester-profile.ts [requests]
+ *   node --import tsx bench/profile-summary.ts <dir>/<file>.cpuprofile
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createLogger } from '../src/logging/logger.ts';
+import { EndpointClient } from '../src/transport/client.ts';
+import { NatsTransport } from '../src/transport/nats-connection.ts';
+import { endpointSubject } from '../src/transport/protocol.ts';
+import { startNatsServer } from '../test/helpers/nats-server.ts';
+
+const REQUESTS = Number(process.argv[2] ?? 60_000);
+const nats = await startNatsServer();
+const child = fork(fileURLToPath(new URL('./responder.ts', import.meta.url)), ['bare', nats.url, 'echo'], { execArgv: ['--import', 'tsx'] });
+await new Promise<void>((resolve) => child.once('message', () => resolve()));
+const transport = await NatsTransport.connect([nats.url], {}, createLogger('warn'), 'bench-requester');
+const client = new EndpointClient(transport, endpointSubject('bench', 'echo', 'echo'), createLogger('warn'), { timeoutMs: 30_000 });
+await client.start();
+const payload = 'x'.repeat(98);
+let next = 0;
+const cpu0 = process.cpuUsage();
+const t0 = performance.now();
+await Promise.all(
+  Array.from({ length: 64 }, async () => {
+    while (next++ < REQUESTS) await client.generate(payload).collect();
+  }),
+);
+const ms = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+console.log(`${REQUESTS} requests: ${((cpu.user + cpu.system) / REQUESTS).toFixed(1)} µs requester CPU per request, ${((REQUESTS / ms) * 1000).toFixed(0)} req/s`);
+await client.close();
+await transport.close();
+child.send('exit');
+await new Promise((resolve) => child.once('exit', resolve));
+await nats.stop();
