@@ -1,17 +1,21 @@
 /**
- * A driver for profiling the requester alone: our client sends unary echo requests (64 in flight,
- * 100-byte payload) to a bare responder in its own process (bench/responder.ts), so a CPU profile
- * of this process holds only the requester's path.
+ * A driver for profiling the requester alone: our client (the compiled package, bench/dist.ts)
+ * sends unary echo requests (64 in flight, 100-byte payload) to a bare responder in its own
+ * process (bench/responder.ts), so a CPU profile of this process holds only the requester's path.
+ * BENCH_NO_BUILD=1 runs `dist/` as it is.
  *   node --cpu-prof --cpu-prof-dir=<dir> --import tsx bench/requester-profile.ts [requests]
  *   node --import tsx bench/profile-summary.ts <dir>/<file>.cpuprofile
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createLogger } from '../src/logging/logger.ts';
-import { EndpointClient } from '../src/transport/client.ts';
-import { NatsTransport } from '../src/transport/nats-connection.ts';
-import { endpointSubject } from '../src/transport/protocol.ts';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
+import { buildDist, fromDist } from './dist.ts';
+
+if (process.env['BENCH_NO_BUILD'] !== '1') buildDist();
+const { createLogger } = await fromDist<typeof import('../src/logging/logger.ts')>('logging/logger');
+const { EndpointClient } = await fromDist<typeof import('../src/transport/client.ts')>('transport/client');
+const { NatsTransport } = await fromDist<typeof import('../src/transport/nats-connection.ts')>('transport/nats-connection');
+const { endpointSubject } = await fromDist<typeof import('../src/transport/protocol.ts')>('transport/protocol');
 
 const REQUESTS = Number(process.argv[2] ?? 60_000);
 const nats = await startNatsServer();
