@@ -2,8 +2,9 @@
  * A driver for profiling the requester alone: our client (the compiled package, bench/dist.ts)
  * sends unary echo requests (64 in flight, 100-byte payload) to a bare responder in its own
  * process (bench/responder.ts), so a CPU profile of this process holds only the requester's path.
- * BENCH_NO_BUILD=1 runs `dist/` as it is.
- *   node --cpu-prof --cpu-prof-dir=<dir> --import tsx bench/requester-profile.ts [requests]
+ * `stream`: each request is answered with 100 responses of 100 bytes (8 in flight, as in
+ * bench/request-plane.ts). BENCH_NO_BUILD=1 runs `dist/` as it is.
+ *   node --cpu-prof --cpu-prof-dir=<dir> --import tsx bench/requester-profile.ts [requests] [echo|stream]
  *   node --import tsx bench/profile-summary.ts <dir>/<file>.cpuprofile
  */
 import { fork } from 'node:child_process';
@@ -18,8 +19,10 @@ const { NatsTransport } = await fromDist<typeof import('../src/transport/nats-co
 const { endpointSubject } = await fromDist<typeof import('../src/transport/protocol.ts')>('transport/protocol');
 
 const REQUESTS = Number(process.argv[2] ?? 60_000);
+const MODE = process.argv[3] === 'stream' ? 'stream' : 'echo';
+const CONCURRENCY = MODE === 'stream' ? 8 : 64;
 const nats = await startNatsServer();
-const child = fork(fileURLToPath(new URL('./responder.ts', import.meta.url)), ['bare', nats.url, 'echo'], { execArgv: ['--import', 'tsx'] });
+const child = fork(fileURLToPath(new URL('./responder.ts', import.meta.url)), ['bare', nats.url, MODE], { execArgv: ['--import', 'tsx'] });
 await new Promise<void>((resolve) => child.once('message', () => resolve()));
 const transport = await NatsTransport.connect([nats.url], {}, createLogger('warn'), 'bench-requester');
 const client = new EndpointClient(transport, endpointSubject('bench', 'echo', 'echo'), createLogger('warn'), { timeoutMs: 30_000 });
@@ -29,7 +32,7 @@ let next = 0;
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await Promise.all(
-  Array.from({ length: 64 }, async () => {
+  Array.from({ length: CONCURRENCY }, async () => {
     while (next++ < REQUESTS) await client.generate(payload).collect();
   }),
 );
