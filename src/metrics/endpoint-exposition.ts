@@ -40,8 +40,11 @@ interface Snapshot {
   readonly count: number;
   readonly values: Float64Array;
   readonly offsets: Uint32Array;
-  /** Each recorder's exemplars of the table's one histogram that keeps them (the duration), by snapshot index (undefined: none recorded). */
-  readonly exemplars: ReadonlyArray<ReadonlyArray<Exemplar | undefined> | undefined>;
+  /**
+   * For each histogram of the table that keeps exemplars (by its index in the table), each
+   * recorder's exemplars by snapshot index (undefined: none recorded).
+   */
+  readonly exemplars: ReadonlyMap<number, ReadonlyArray<ReadonlyArray<Exemplar | undefined> | undefined>>;
 }
 
 /** `om`: OpenMetrics, where histogram buckets carry their exemplars. */
@@ -63,10 +66,9 @@ export class EndpointExposition {
   families(): StreamedFamily[] {
     const out: StreamedFamily[] = [];
     for (const [table, entries] of this.registry.byTable()) {
-      const withExemplars = table.find((metric) => metric.exemplars !== undefined);
-      const snap = this.snapshot(entries, withExemplars);
+      const snap = this.snapshot(entries, table);
       table.forEach((metric, k) => {
-        const line = lineOf(metric, k, metric === withExemplars);
+        const line = lineOf(metric, k);
         const type: PromType = metric.type === AutomaticType.Histogram ? 'histogram' : metric.type === AutomaticType.Counter ? 'counter' : 'gauge';
         out.push({ name: metric.name, type, help: metric.help, chunks: (format) => this.chunks(snap, line, format === ExpositionFormat.OpenMetrics) });
       });
@@ -74,14 +76,14 @@ export class EndpointExposition {
     return out;
   }
 
-  private snapshot(entries: ReturnType<EndpointRegistry['byTable']> extends Map<unknown, infer E> ? E : never, withExemplars: AutomaticMetric<never> | undefined): Snapshot {
+  private snapshot(entries: ReturnType<EndpointRegistry['byTable']> extends Map<unknown, infer E> ? E : never, table: readonly AutomaticMetric<never>[]): Snapshot {
     const count = entries.length;
     const offsets = new Uint32Array(count + 1);
     for (let i = 0; i < count; i++) offsets[i + 1] = offsets[i]! + layoutOf(entries[i]!.recorder).size;
     const values = new Float64Array(offsets[count]!);
     const rendered: Rendered[] = new Array(count);
-    const exemplars: Array<ReadonlyArray<Exemplar | undefined> | undefined> = new Array(count);
-    const exemplarsOf = withExemplars as AutomaticMetric<MetricsRecorder> | undefined;
+    const keeping = (table as readonly AutomaticMetric<MetricsRecorder>[]).flatMap((metric, k) => (metric.exemplars === undefined ? [] : [[k, metric.exemplars] as const]));
+    const exemplars = new Map(keeping.map(([k]) => [k, new Array<ReadonlyArray<Exemplar | undefined> | undefined>(count)]));
     for (let i = 0; i < count; i++) {
       const { scope, recorder: r } = entries[i]!;
       let labels = this.rendered.get(r);
@@ -91,7 +93,7 @@ export class EndpointExposition {
       }
       rendered[i] = labels;
       readInto(r, layoutOf(r), values, offsets[i]!);
-      exemplars[i] = exemplarsOf?.exemplars?.(r).snapshot();
+      for (const [k, of] of keeping) exemplars.get(k)![i] = of(r).snapshot();
     }
     return { rendered, count, values, offsets, exemplars };
   }
@@ -134,9 +136,9 @@ export class EndpointExposition {
   }
 }
 
-function lineOf(metric: AutomaticMetric<never>, k: number, withExemplars: boolean): Line {
+function lineOf(metric: AutomaticMetric<never>, k: number): Line {
   const name = metric.name;
-  if (metric.type === AutomaticType.Histogram) return histogramLines(name, k, withExemplars);
+  if (metric.type === AutomaticType.Histogram) return histogramLines(name, k);
   if (metric.labelled !== undefined) {
     return (s, i, r) => {
       const o = s.offsets[i]! + r.slots[k]!;
@@ -149,14 +151,14 @@ function lineOf(metric: AutomaticMetric<never>, k: number, withExemplars: boolea
   return (s, i, r) => `${name}${r.braces} ${formatNumber(s.values[s.offsets[i]! + r.slots[k]!]!)}\n`;
 }
 
-function histogramLines(name: string, k: number, withExemplars: boolean): Line {
+function histogramLines(name: string, k: number): Line {
   const bucket = `${name}_bucket`;
   const sum = `${name}_sum`;
   const count = `${name}_count`;
   return (s, i, r, om) => {
     const o = s.offsets[i]! + r.slots[k]!;
     const le = r.parts[k]!;
-    const exemplars = om && withExemplars ? s.exemplars[i] : undefined;
+    const exemplars = om ? s.exemplars.get(k)?.[i] : undefined;
     let out = '';
     let cumulative = 0;
     for (let b = 0; b < le.length; b++) {

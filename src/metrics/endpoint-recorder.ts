@@ -46,6 +46,8 @@ export class EndpointRecorder implements MetricsRecorder {
   readonly interResponse: HistogramRecorder;
   /** The duration histogram's exemplars: per bucket, the last request whose span was sampled. */
   readonly durationExemplars: BucketExemplars;
+  /** The time-to-first-response histogram's exemplars, likewise. */
+  readonly firstResponseExemplars: BucketExemplars;
   /** `dynamo_component_errors_total` by `error_type`, in `ERROR_TYPES` order. */
   readonly errors: Float64Array = new Float64Array(ERROR_TYPES.length);
   /** `dynamo_component_cancellation_total` by `reason`, in `CANCEL_REASONS` order. */
@@ -77,6 +79,7 @@ export class EndpointRecorder implements MetricsRecorder {
     this.duration = new HistogramRecorder(buckets);
     this.durationExemplars = new BucketExemplars(buckets.length + 1);
     this.firstResponse = new HistogramRecorder(more.firstResponse ?? buckets);
+    this.firstResponseExemplars = new BucketExemplars(this.firstResponse.bounds.length + 1);
     this.interResponse = new HistogramRecorder(more.interResponse ?? DEFAULT_INTER_RESPONSE_BUCKETS);
     this.logger = logger;
   }
@@ -106,13 +109,19 @@ export class EndpointRecorder implements MetricsRecorder {
   /**
    * A data message was published. `since` is the request's start mark for its first data message,
    * else the mark this returned for the previous one: one clock read serves both the time to first
-   * response and the gap. Returns this message's mark.
+   * response and the gap. `trace`: the request's span, when sampled (the first response's bucket
+   * keeps it). Returns this message's mark.
    */
-  dataPublished(since: number, first: boolean): number {
+  dataPublished(since: number, first: boolean, trace?: ExemplarTrace): number {
     const t = now();
     this.responses++;
-    if (first) this.firstResponse.observe((t - since) / 1000);
-    else this.interResponse.observe((t - since) / 1000);
+    if (!first) {
+      this.interResponse.observe((t - since) / 1000);
+      return t;
+    }
+    const seconds = (t - since) / 1000;
+    const bucket = this.firstResponse.observe(seconds);
+    if (trace !== undefined) this.firstResponseExemplars.offer(bucket, seconds, TIME_ORIGIN + t, trace);
     return t;
   }
 

@@ -41,7 +41,7 @@ export interface AutomaticMetric<R = never> extends MetricSpec {
   read?(recorder: R): number;
   readonly labelled?: LabelledSeries<R>;
   histogram?(recorder: R): HistogramRecorder;
-  /** A histogram's exemplars (OpenMetrics only): at most one histogram of a table keeps them. */
+  /** A histogram's exemplars (OpenMetrics only). */
   exemplars?(recorder: R): BucketExemplars;
 }
 
@@ -202,6 +202,8 @@ export const EndpointMetric = {
     type: AutomaticType.Histogram,
     /** The endpoint recorder's `firstResponse`. */
     histogram: (r: EndpointRecorder) => r.firstResponse,
+    /** Per bucket, the last sampled request's trace (OpenMetrics exemplars). */
+    exemplars: (r: EndpointRecorder) => r.firstResponseExemplars,
   },
   /** The gap between consecutive data messages of one response stream. */
   interResponse: {

@@ -30,8 +30,10 @@ export interface RequestObserver {
   /**
    * A data message was published: `since` is the request's start mark for its first one, else the
    * mark returned for the previous one. Returns this message's mark (one clock read serves both).
+   * `sampled`: the request's span, when sampled — for the first one (the time to first response
+   * keeps it as an exemplar).
    */
-  dataPublished(since: number, first: boolean): number;
+  dataPublished(since: number, first: boolean, sampled?: TraceIds): number;
   error(type: ErrorType): void;
   /** The request ended early for `reason` (its requester cancelled, stalled, or shutdown's grace ended): never also an `error`. */
   cancelled(reason: CancelReason): void;
@@ -302,7 +304,7 @@ export class EndpointServer<TEndpoint> {
         this.out.publishEnd(stream.reply, 0, undefined, this.active.size - 1);
       } else {
         this.out.publishLast(stream.reply, value, this.active.size - 1);
-        end = this.options.observer.dataPublished(stream.mark, true);
+        end = this.options.observer.dataPublished(stream.mark, true, stream.traced?.sampled);
         stream.sent = 1;
         stream.traced?.firstResponse();
       }
@@ -344,7 +346,7 @@ export class EndpointServer<TEndpoint> {
         if (count > 0 && count % TURN_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         if (stream.cancelled) break;
         this.out.publishData(stream.reply, step.value, count);
-        last = observer.dataPublished(last, count === 0);
+        last = observer.dataPublished(last, count === 0, count === 0 ? stream.traced?.sampled : undefined);
         stream.sent = ++count;
         if (count === 1) stream.traced?.firstResponse();
       }

@@ -35,4 +35,19 @@ describe('bucket exemplars', () => {
     // Wall-clock time from the monotonic clock: within a second of Date.now() (the two may drift apart a little).
     assert.ok(Math.abs(snap[0]!.timeMs - before) < 1000, String(snap[0]!.timeMs - before));
   });
+
+  it('is offered for the time to first response by the first data message of a sampled request only', () => {
+    const r = new EndpointRecorder({}, [1000, 2000], createLogger('warn', () => {}));
+    const trace = { traceId: '3'.repeat(32), spanId: '4'.repeat(16) };
+    const plain = r.requestStarted(1);
+    r.dataPublished(plain, true);
+    assert.equal(r.firstResponseExemplars.snapshot(), undefined);
+    const mark = r.requestStarted(1);
+    const first = r.dataPublished(mark, true, trace);
+    r.dataPublished(first, false, trace); // a later message's gap keeps no exemplar
+    const snap = r.firstResponseExemplars.snapshot()!;
+    assert.deepEqual(snap.map((e) => e?.traceId), ['3'.repeat(32), undefined, undefined]);
+    assert.equal(snap[0]!.value, (first - mark) / 1000);
+    assert.equal(r.durationExemplars.snapshot(), undefined);
+  });
 });

@@ -1,8 +1,8 @@
 /**
  * Exemplars end to end: a real Prometheus 2.42 started with `--enable-feature=exemplar-storage`
  * scrapes OpenMetrics from the status server and serves, on `/api/v1/query_exemplars`, the trace
- * of a request this test made, on the bucket its duration belongs to. Without the flag the same
- * scrape is still `up == 1`.
+ * of a request this test made, on the bucket its duration belongs to — and on its time to first
+ * response's. Without the flag the same scrape is still `up == 1`.
  */
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
@@ -53,7 +53,7 @@ describe('exemplars scraped by a real Prometheus', () => {
     await nats.stop();
   });
 
-  it('links the duration bucket of a sampled request to its trace', async () => {
+  it('links the duration and time-to-first-response buckets of a sampled request to its trace', async () => {
     const client = await endpoint.client();
     await client.waitForInstances();
     assert.deepEqual(await client.generate('traced').collect(), ['traced']);
@@ -70,8 +70,14 @@ describe('exemplars scraped by a real Prometheus', () => {
     assert.equal(scraped.headers.get('content-type'), OPENMETRICS_CONTENT_TYPE);
     const text = await scraped.text();
     assert.ok(text.endsWith('# EOF\n'));
-    const line = text.split('\n').find((l) => l.startsWith('dynamo_component_request_duration_seconds_bucket{') && l.includes(`le="${le}"`));
-    assert.match(line ?? '', new RegExp(`} 1 # \\{trace_id="${server.spanContext().traceId}",span_id="${server.spanContext().spanId}"\\} ${String(duration).replace('.', '\\.')} \\d+\\.\\d{3}$`));
+    const exemplarLine = (family: string): string | undefined => text.split('\n').find((l) => l.startsWith(`${family}_bucket{`) && l.includes(`le="${le}"`));
+    const exemplar = new RegExp(`} 1 # \\{trace_id="${server.spanContext().traceId}",span_id="${server.spanContext().spanId}"\\} ${String(duration).replace('.', '\\.')} \\d+\\.\\d{3}$`);
+    assert.match(exemplarLine('dynamo_component_request_duration_seconds') ?? '', exemplar);
+    // A one-value answer: its first response is its end, one clock reading — the same value, bucket and trace.
+    assert.equal(endpoint.recorder.firstResponse.sum, duration);
+    assert.match(exemplarLine('dynamo_component_time_to_first_response_seconds') ?? '', exemplar);
+    // Only those two histograms keep exemplars.
+    assert.equal(text.split('\n').filter((l) => l.includes(' # {trace_id=')).length, 2);
 
     const prom = await startPrometheus(`127.0.0.1:${rt.systemPort}`, ['--enable-feature=exemplar-storage']);
     try {
@@ -85,6 +91,8 @@ describe('exemplars scraped by a real Prometheus', () => {
       assert.equal(stored!.seriesLabels['dynamo_namespace'], 'ex_ns');
       assert.deepEqual(stored!.exemplars[0]!.labels, { trace_id: server.spanContext().traceId, span_id: server.spanContext().spanId });
       assert.equal(Number(stored!.exemplars[0]!.value), duration);
+      const ttfr = (await queryExemplars(prom, 'dynamo_component_time_to_first_response_seconds_bucket{dynamo_endpoint="ex_ep"}')).filter((s) => s.exemplars.length > 0);
+      assert.deepEqual(ttfr.map((s) => [s.seriesLabels['le'], s.exemplars[0]!.labels, Number(s.exemplars[0]!.value)]), [[le, { trace_id: server.spanContext().traceId, span_id: server.spanContext().spanId }, duration]]);
       assert.deepEqual((await prom.query('up{job="dynamo"}')).map((r) => r.value[1]), ['1']);
     } finally {
       await prom.stop();
