@@ -1,7 +1,8 @@
 /**
  * The client's side of one request: an async iterator over the decoded responses, fed by the
- * client's inbox dispatcher. It ends at the end-of-stream message, or fails with a typed error:
- * remote error, no responders, timeout, cancelled, or cut short.
+ * client's inbox dispatcher. It ends at the end-of-stream message (or the `last` message that is
+ * both a response and the end), or fails with a typed error: remote error, no responders, timeout,
+ * cancelled, or cut short.
  */
 import type { Msg } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode, RemoteError } from '../errors.ts';
