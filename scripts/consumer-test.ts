@@ -116,8 +116,11 @@ interface Checked {
   api: string;
 }
 
-/** The exact values of one `hello consumer world` request, on /metrics and in the app's OTLP export. */
-function checkResult(label: string, result: Record<string, any>, receiver: Receiver, serviceName: string, loadedSuffix: string, runtimeHealth = false): void {
+/**
+ * The exact values of one `hello consumer world` request, on /metrics and in the app's OTLP export;
+ * with `traced` (the app passed a tracer provider), the request's exemplars in that export.
+ */
+function checkResult(label: string, result: Record<string, any>, receiver: Receiver, serviceName: string, loadedSuffix: string, runtimeHealth = false, traced = false): void {
   assert.deepEqual(result['got'], ['hello', 'consumer', 'world'], `${label}: the streamed reply`);
   assert.ok(String(result['loaded']).endsWith(loadedSuffix), `${label}: loaded ${String(result['loaded'])}, expected …${loadedSuffix}`);
   const families = parseExposition(String(result['metrics']));
@@ -138,6 +141,17 @@ function checkResult(label: string, result: Record<string, any>, receiver: Recei
   assert.equal(exportedValue(last, 'dynamo_component_request_bytes_total', ATTRS).value, REQUEST_BYTES, `${label}: OTLP request bytes`);
   assert.equal(exportedValue(last, 'dynamo_component_response_bytes_total', ATTRS).value, responseBytes, `${label}: OTLP response bytes`);
   assert.equal(exportedValue(last, 'dynamo_component_request_duration_seconds', ATTRS).count, 1, `${label}: OTLP duration count`);
+  // The exporter line the app installed carries exemplars: one per histogram, the one request's.
+  const traceIds = new Set<string>();
+  for (const family of ['dynamo_component_request_duration_seconds', 'dynamo_component_time_to_first_response_seconds']) {
+    const exemplars = exportedValue(last, family, ATTRS).exemplars ?? [];
+    assert.equal(exemplars.length, traced ? 1 : 0, `${label}: ${family} exemplars over OTLP`);
+    if (!traced) continue;
+    assert.equal(exemplars[0]!.value, sampleValue(families, family, `${family}_sum`, ATTRS), `${label}: ${family} exemplar value`);
+    assert.match(exemplars[0]!.traceId, /^[0-9a-f]{32}$/);
+    traceIds.add(exemplars[0]!.traceId);
+  }
+  if (traced) assert.equal(traceIds.size, 1, `${label}: both exemplars are the request's trace`);
 }
 
 async function main(): Promise<void> {
@@ -178,17 +192,18 @@ async function main(): Promise<void> {
       const runtimeHealth = sdk3
         ? { '@opentelemetry/instrumentation-runtime-node': '^0.37.0', '@opentelemetry/instrumentation-host-metrics': '^0.7.0' }
         : { '@opentelemetry/instrumentation-runtime-node': '^0.36.1', '@opentelemetry/instrumentation-host-metrics': '^0.6.0' };
-      const esm = makeApp(base, `${tag}-esm`, 'module', { ...self, '@opentelemetry/exporter-metrics-otlp-proto': sdk3 ? '^0.301.0' : '^0.223.0', ...runtimeHealth }, ['app.mjs', 'exercise.cjs']);
+      const traceSdk = { '@opentelemetry/sdk-trace': sdk3 ? '^3.0.0' : '2.12.0' };
+      const esm = makeApp(base, `${tag}-esm`, 'module', { ...self, '@opentelemetry/exporter-metrics-otlp-proto': sdk3 ? '^0.301.0' : '^0.223.0', ...runtimeHealth, ...traceSdk }, ['app.mjs', 'exercise.cjs']);
       install(esm, node);
       assertSingleCopies(esm, node, `${tag}-esm`);
-      checkResult(`${tag}-esm`, await runApp(node, esm, 'app.mjs', env(`${tag}-esm`, 'http/protobuf')), receiver, `${tag}-esm`, '/dist/index.js', true);
-      done(`esm, embedded SDK, OTLP http/protobuf, runtime health (instrumentation-runtime-node ${installedVersion(esm, '@opentelemetry/instrumentation-runtime-node')})`, esm);
+      checkResult(`${tag}-esm`, await runApp(node, esm, 'app.mjs', env(`${tag}-esm`, 'http/protobuf')), receiver, `${tag}-esm`, '/dist/index.js', true, true);
+      done(`esm, embedded SDK and a tracer provider, OTLP http/protobuf with exemplars, runtime health (instrumentation-runtime-node ${installedVersion(esm, '@opentelemetry/instrumentation-runtime-node')})`, esm);
 
-      const cjs = makeApp(base, `${tag}-cjs`, 'commonjs', { ...self, '@opentelemetry/exporter-metrics-otlp-http': sdk3 ? '^0.301.0' : '^0.223.0' }, ['app.cjs', 'exercise.cjs']);
+      const cjs = makeApp(base, `${tag}-cjs`, 'commonjs', { ...self, '@opentelemetry/exporter-metrics-otlp-http': sdk3 ? '^0.301.0' : '^0.223.0', ...traceSdk }, ['app.cjs', 'exercise.cjs']);
       install(cjs, node);
       assertSingleCopies(cjs, node, `${tag}-cjs`);
-      checkResult(`${tag}-cjs`, await runApp(node, cjs, 'app.cjs', env(`${tag}-cjs`, 'http/json')), receiver, `${tag}-cjs`, '/dist/cjs/index.js');
-      done('commonjs, embedded SDK, OTLP http/json', cjs);
+      checkResult(`${tag}-cjs`, await runApp(node, cjs, 'app.cjs', env(`${tag}-cjs`, 'http/json')), receiver, `${tag}-cjs`, '/dist/cjs/index.js', false, true);
+      done('commonjs, embedded SDK and a tracer provider, OTLP http/json with exemplars', cjs);
 
       const missing = await runApp(node, cjs, 'app.cjs', { ...env(`${tag}-missing`, 'grpc'), EXPECT_MISSING: '@opentelemetry/exporter-metrics-otlp-grpc' });
       assert.equal(missing['code'], 'DYN_ERR_MISSING_PACKAGE', `${tag}-missing: ${JSON.stringify(missing)}`);

@@ -1,4 +1,4 @@
-// A CommonJS application (`require`) on the embedded SDK. With `EXPECT_MISSING` set to a package
+// A CommonJS application (`require`) on the embedded SDK, tracing with its own tracer provider. With `EXPECT_MISSING` set to a package
 // name, it checks instead that starting with that package absent (the OTLP exporter of the
 // protocol asked for, or the runtime health instrumentation with DYN_RUNTIME_METRICS=true) is a
 // clear error.
@@ -15,7 +15,8 @@ async function main() {
     }
     throw new Error(`create() succeeded without ${process.env.EXPECT_MISSING}`);
   }
-  const result = await exercise(dynamo);
+  const { TracerProvider } = require('@opentelemetry/sdk-trace');
+  const result = await exercise(dynamo, { tracerProvider: new TracerProvider() });
   console.log(JSON.stringify({ ...result, loaded: require.resolve('dynamo-otel') }));
 }
 main().catch((err) => {

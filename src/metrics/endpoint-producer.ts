@@ -6,7 +6,7 @@
  * instrumentation scope per endpoint (and one per called endpoint).
  */
 import { ValueType, type HrTime } from '@opentelemetry/api';
-import { hrTime } from '@opentelemetry/core';
+import { hrTime, hrTimeToMilliseconds } from '@opentelemetry/core';
 import type { InstrumentationScope } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -20,7 +20,9 @@ import {
   type MetricProducer,
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
+import type { Exemplar } from './exemplars.ts';
 import { AUTOMATIC_METRICS, AutomaticType, type AutomaticMetric, type MetricsRecorder } from './names.ts';
+import { attachExemplars } from './otlp-exemplars.ts';
 import { layoutOf, snapshotOf } from './recorder-layout.ts';
 
 interface Registered {
@@ -67,6 +69,14 @@ export class EndpointRegistry {
   }
 }
 
+/** What a producer reports: `exemplars` attaches histograms' exemplars to their data points (for OTLP; `otlp-exemplars.ts`). */
+export interface ProducerOptions {
+  /** `delta` (and `lowmemory`, which is the same for these instruments) reports counters and histograms as differences since the last collection. Default `cumulative`. */
+  readonly temporality?: ProducerTemporality;
+  /** Attach each histogram's exemplars (those recorded since the last collection, with delta) to its data point. Default false. */
+  readonly exemplars?: boolean;
+}
+
 /** `delta` (and `lowmemory`, which is the same for these instruments) reports counters and histograms as differences since the last collection; up-down counters stay cumulative, as OpenTelemetry prescribes. */
 export type ProducerTemporality = 'cumulative' | 'delta';
 
@@ -87,11 +97,13 @@ const COLLECT_CHUNK = 100;
 export class EndpointMetricsProducer implements MetricProducer {
   private readonly registry: EndpointRegistry;
   private readonly temporality: ProducerTemporality;
+  private readonly exemplars: boolean;
   private readonly last = new WeakMap<MetricsRecorder, Snapshot>();
 
-  constructor(registry: EndpointRegistry, temporality: ProducerTemporality = 'cumulative') {
+  constructor(registry: EndpointRegistry, options: ProducerOptions = {}) {
     this.registry = registry;
-    this.temporality = temporality;
+    this.temporality = options.temporality ?? 'cumulative';
+    this.exemplars = options.exemplars ?? false;
   }
 
   async collect(): Promise<CollectionResult> {
@@ -110,17 +122,30 @@ export class EndpointMetricsProducer implements MetricProducer {
 
   private metricsOf(r: MetricsRecorder, endTime: HrTime): MetricData[] {
     const values = snapshotOf(r);
-    if (this.temporality === 'cumulative') return metricsOf(r, endTime, r.startTime, AggregationTemporality.CUMULATIVE, values, true);
+    if (this.temporality === 'cumulative') return metricsOf(r, endTime, r.startTime, AggregationTemporality.CUMULATIVE, values, true, this.exemplars ? -Infinity : undefined);
     const prev = this.last.get(r);
     this.last.set(r, { time: endTime, values });
     const delta = prev === undefined ? values : values.map((v, i) => v - prev.values[i]!);
-    // min/max are unknown for an interval: only the cumulative form carries them.
-    return metricsOf(r, endTime, prev?.time ?? r.startTime, AggregationTemporality.DELTA, delta, false);
+    // min/max are unknown for an interval: only the cumulative form carries them. Its exemplars are the interval's.
+    const since = prev === undefined ? -Infinity : hrTimeToMilliseconds(prev.time);
+    return metricsOf(r, endTime, prev?.time ?? r.startTime, AggregationTemporality.DELTA, delta, false, this.exemplars ? since : undefined);
   }
 }
 
-/** One recorder's automatic metrics as OTel data, one `MetricData` per entry of its table, from `values` in its layout. */
-function metricsOf(r: MetricsRecorder, endTime: HrTime, startTime: HrTime, temporality: AggregationTemporality, values: Float64Array, withMinMax: boolean): MetricData[] {
+/**
+ * One recorder's automatic metrics as OTel data, one `MetricData` per entry of its table, from
+ * `values` in its layout. With `exemplarsSinceMs`, histograms' exemplars recorded after that time
+ * (epoch ms) are attached to their data points.
+ */
+function metricsOf(
+  r: MetricsRecorder,
+  endTime: HrTime,
+  startTime: HrTime,
+  temporality: AggregationTemporality,
+  values: Float64Array,
+  withMinMax: boolean,
+  exemplarsSinceMs: number | undefined,
+): MetricData[] {
   const attributes = r.attributes;
   const slots = layoutOf(r).slots;
   const table = r.table as readonly AutomaticMetric<MetricsRecorder>[];
@@ -138,7 +163,12 @@ function metricsOf(r: MetricsRecorder, endTime: HrTime, startTime: HrTime, tempo
         count,
         ...(withMinMax && count > 0 ? { min: h.min, max: h.max } : {}),
       };
-      return { descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.HISTOGRAM, dataPoints: [{ startTime, endTime, attributes, value }] };
+      const point: DataPoint<Histogram> = { startTime, endTime, attributes, value };
+      if (exemplarsSinceMs !== undefined && metric.exemplars !== undefined) {
+        const recent = metric.exemplars(r).snapshot()?.filter((e): e is Exemplar => e !== undefined && e.timeMs > exemplarsSinceMs);
+        if (recent !== undefined) attachExemplars(point, recent);
+      }
+      return { descriptor, aggregationTemporality: temporality, dataPointType: DataPointType.HISTOGRAM, dataPoints: [point] };
     }
     if (metric.type === AutomaticType.UpDownCounter) {
       // Up-down counters stay cumulative whatever the reader's temporality, as OpenTelemetry prescribes.

@@ -19,6 +19,7 @@ import { OtlpProtocol, Temporality, type OtlpConfig } from '../config/otlp-env.t
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
 import { RateLimitedLog } from '../logging/rate-limited.ts';
+import { carryExemplars } from './otlp-exemplars.ts';
 
 /**
  * The exporters take an `AggregationTemporality` or their own `AggregationTemporalityPreference`;
@@ -93,14 +94,21 @@ function common(config: OtlpConfig): { url: string; timeoutMillis: number; tempo
   return { url: config.url, timeoutMillis: config.timeoutMs, temporalityPreference: PREFERENCE[config.temporality] };
 }
 
-/** The exporter for `config`; `loadOtlpExporter(config.protocol)` must have resolved first. */
-export function createOtlpExporter(config: OtlpConfig): PushMetricExporter {
+/**
+ * The exporter for `config`, sending histograms' exemplars where its internals allow (logged
+ * when they do not); `loadOtlpExporter(config.protocol)` must have resolved first.
+ */
+export function createOtlpExporter(config: OtlpConfig, logger: Logger): PushMetricExporter {
   const factory = factories.get(config.protocol);
   if (factory === undefined) {
     // A programming error inside this package, not a user's: start() loads before building.
     throw new Error(`the OTLP exporter for ${config.protocol} was not loaded before use`);
   }
-  return factory(config);
+  const exporter = factory(config);
+  if (!carryExemplars(exporter, config.protocol === OtlpProtocol.HttpJson ? 'json' : 'protobuf')) {
+    logger.warn('this OTLP exporter version is not one whose serializer dynamo-otel can extend: metrics are exported without exemplars', { protocol: config.protocol });
+  }
+  return exporter;
 }
 
 /** Endpoints (instrumentation scopes) per OTLP request: encoding one batch holds the event loop ≈ 1 ms. */

@@ -122,7 +122,7 @@ export class MetricsPipeline {
     this.home = new MeterProvider({ resource, readers });
     this.prometheusReader = options.prometheusReader ?? ours;
     this.meterProvider = this.externalProvider ?? this.home;
-    const cumulative = new EndpointMetricsProducer(this.registry, 'cumulative');
+    const cumulative = new EndpointMetricsProducer(this.registry);
     this.metricProducer = new RuntimeMetricProducer([ours, { collect: () => cumulative.collect() }], shape, () => this.closed);
 
     const startMark = options.startMark;
@@ -285,13 +285,13 @@ function otlpReader(
     logger.warn('OTEL_METRIC_EXPORT_TIMEOUT is longer than OTEL_METRIC_EXPORT_INTERVAL; using the interval', { timeout_ms: timeoutMs, interval_ms: config.intervalMs });
     timeoutMs = config.intervalMs;
   }
-  const exporter = shapedExporter(new GuardedExporter(createOtlpExporter({ ...config, timeoutMs }), logger, config.url), shape);
+  const exporter = shapedExporter(new GuardedExporter(createOtlpExporter({ ...config, timeoutMs }, logger), logger, config.url), shape);
   logger.info('OTLP metrics export on', { protocol: config.protocol, url: config.url, interval_ms: config.intervalMs, temporality: config.temporality });
   return new OtlpReader(cardinalitySelector, {
     exporter,
     exportIntervalMillis: config.intervalMs,
     exportTimeoutMillis: timeoutMs,
-    metricProducers: [new EndpointMetricsProducer(registry, config.temporality === Temporality.Cumulative ? 'cumulative' : 'delta')],
+    metricProducers: [new EndpointMetricsProducer(registry, { temporality: config.temporality === Temporality.Cumulative ? 'cumulative' : 'delta', exemplars: true })],
   });
 }
 

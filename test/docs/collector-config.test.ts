@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 interface CollectorConfig {
   receivers: { otlp: { protocols: { grpc: { endpoint: string }; http: { endpoint: string } } } };
   processors: Record<string, unknown>;
-  exporters: { prometheus: { endpoint: string }; debug: unknown };
+  exporters: { prometheus: { endpoint: string; enable_open_metrics?: boolean }; debug: unknown };
   service: { pipelines: Record<string, { receivers: string[]; processors: string[]; exporters: string[] }> };
 }
 
@@ -18,6 +18,8 @@ describe('otel-collector.yaml', () => {
     assert.match(config.receivers.otlp.protocols.http.endpoint, /:4318$/);
     assert.ok('batch' in config.processors);
     assert.match(config.exporters.prometheus.endpoint, /:8889$/);
+    // The exemplars that arrive over OTLP leave the collector only in OpenMetrics.
+    assert.equal(config.exporters.prometheus.enable_open_metrics, true);
     assert.ok('debug' in config.exporters);
   });
 

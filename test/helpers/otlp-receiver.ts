@@ -15,6 +15,16 @@ export interface Point {
   sum?: number;
   bucketCounts?: number[];
   bounds?: number[];
+  /** A histogram point's exemplars, decoded. */
+  exemplars?: ExemplarPoint[];
+}
+export interface ExemplarPoint {
+  traceId: string;
+  spanId: string;
+  value: number;
+  /** Nanoseconds since the Unix epoch. */
+  timeUnixNano: bigint;
+  filteredAttributes: Record<string, string>;
 }
 export interface Metric {
   name: string;
@@ -105,6 +115,21 @@ function numberPoint(buf: Uint8Array): Point {
   return { attributes: kvs(all(fs, 7)), value: asDouble !== undefined ? f64(asDouble)! : Number(Buffer.from(asInt as Uint8Array).readBigInt64LE(0)) };
 }
 
+const hex = (v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : '');
+
+/** opentelemetry.proto.metrics.v1.Exemplar: 7 filtered_attributes, 2 time_unix_nano, 3 as_double, 6 as_int, 4 span_id, 5 trace_id. */
+function exemplarPoint(buf: Uint8Array): ExemplarPoint {
+  const fs = fields(buf);
+  const asInt = one(fs, 6);
+  return {
+    traceId: hex(one(fs, 5)),
+    spanId: hex(one(fs, 4)),
+    value: asInt !== undefined ? Number(Buffer.from(asInt as Uint8Array).readBigInt64LE(0)) : f64(one(fs, 3))!,
+    timeUnixNano: Buffer.from(one(fs, 2) as Uint8Array).readBigUInt64LE(0),
+    filteredAttributes: kvs(all(fs, 7)),
+  };
+}
+
 function histogramPoint(buf: Uint8Array): Point {
   const fs = fields(buf);
   return {
@@ -113,6 +138,7 @@ function histogramPoint(buf: Uint8Array): Point {
     sum: f64(one(fs, 5)) ?? 0,
     bucketCounts: packedFixed64(one(fs, 6), (b, o) => Number(b.readBigUInt64LE(o))),
     bounds: packedFixed64(one(fs, 7), (b, o) => b.readDoubleLE(o)),
+    exemplars: all(fs, 8).map((e) => exemplarPoint(e as Uint8Array)),
   };
 }
 
@@ -182,6 +208,13 @@ export function decodeJson(body: string, headers: Record<string, string> = {}): 
               sum: num(p['sum']) ?? 0,
               bucketCounts: (p['bucketCounts'] ?? []).map(Number),
               bounds: (p['explicitBounds'] ?? []).map(Number),
+              exemplars: (p['exemplars'] ?? []).map((e: Record<string, any>) => ({
+                traceId: String(e['traceId'] ?? ''),
+                spanId: String(e['spanId'] ?? ''),
+                value: num(e['asDouble'] ?? e['asInt'])!,
+                timeUnixNano: BigInt(e['timeUnixNano']),
+                filteredAttributes: jsonKvs(e['filteredAttributes']),
+              })),
             })),
           };
         }
