@@ -91,100 +91,163 @@ const PATH_TO_HISTOGRAM_POINTS = [
   9, // Metric.histogram
   1, // Histogram.data_points
 ] as const;
+const POINT_DEPTH = PATH_TO_HISTOGRAM_POINTS.length - 1;
 const HISTOGRAM_POINT_EXEMPLARS = 8;
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
 const WIRE_LEN = 2;
 const WIRE_FIXED32 = 5;
+/** An encoded `Exemplar` message: time (1 + 8), value (1 + 8), span id (2 + 8), trace id (2 + 16). */
+const EXEMPLAR_BYTES = 46;
+/** One exemplar as a data point's field 8: its tag, its length (one byte: 46 < 128), the message. */
+const EXEMPLAR_FIELD_BYTES = 2 + EXEMPLAR_BYTES;
 
 class MalformedProtobuf extends Error {}
 
-/** The request with each histogram data point's exemplars appended; undefined when its points do not match `exemplars`. */
+/** One field of a message, as `readField` finds it: where it starts, its body's bounds, its number and wire type. */
+interface FieldSpan {
+  start: number;
+  bodyStart: number;
+  end: number;
+  field: number;
+  wire: number;
+}
+
+/**
+ * Reads the field at `pos` of the message that ends at `end` into `f` (reused: no allocation per
+ * field); throws `MalformedProtobuf` on anything that does not parse.
+ */
+function readField(bytes: Uint8Array, pos: number, end: number, f: FieldSpan): void {
+  const key = readVarint(bytes, pos, end);
+  const wire = key & 7;
+  f.start = pos;
+  f.field = Math.floor(key / 8);
+  f.wire = wire;
+  f.bodyStart = varintEnd;
+  if (wire === WIRE_VARINT) {
+    readVarint(bytes, varintEnd, end);
+    f.end = varintEnd;
+  } else if (wire === WIRE_FIXED64) f.end = varintEnd + 8;
+  else if (wire === WIRE_FIXED32) f.end = varintEnd + 4;
+  else if (wire === WIRE_LEN) {
+    const length = readVarint(bytes, varintEnd, end);
+    f.bodyStart = varintEnd;
+    f.end = varintEnd + length;
+  } else throw new MalformedProtobuf();
+  if (f.end > end) throw new MalformedProtobuf();
+}
+
+/**
+ * The request with each histogram data point's exemplars appended; undefined when its points do
+ * not match `exemplars`. Two passes over the path: the first finds every rewritten message's new
+ * length, the second writes the result into one buffer of its exact size.
+ */
 function amendProtobuf(bytes: Uint8Array, exemplars: ReadonlyArray<readonly Exemplar[] | undefined>): Uint8Array | undefined {
-  let next = 0;
-  const point = (body: Uint8Array): Uint8Array => {
-    const own = exemplars[next++];
-    if (own === undefined) return body;
-    return Buffer.concat([body, ...own.map((e) => lengthDelimited(HISTOGRAM_POINT_EXEMPLARS, encodeExemplar(e)))]);
+  // Messages are ranges [start, end) of `source`: nothing is sliced or copied before it is written.
+  const source = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Pass 1: new body lengths of the messages on the path, in the order pass 2 meets them.
+  const lengths: number[] = [];
+  let points = 0;
+  const measure = (start: number, end: number, depth: number): number => {
+    let size = end - start;
+    const f = newField();
+    for (let at = start; at < end; at = f.end) {
+      readField(source, at, end, f);
+      if (f.wire !== WIRE_LEN || f.field !== PATH_TO_HISTOGRAM_POINTS[depth]) continue;
+      const slot = lengths.push(0) - 1;
+      const old = f.end - f.bodyStart;
+      const length = depth === POINT_DEPTH ? old + (exemplars[points++]?.length ?? 0) * EXEMPLAR_FIELD_BYTES : measure(f.bodyStart, f.end, depth + 1);
+      lengths[slot] = length;
+      size += length - old + varintSize(length) - (f.bodyStart - f.start - varintSize(f.field * 8 + WIRE_LEN));
+    }
+    return size;
   };
-  const out = rewrite(bytes, 0, point);
-  return next === exemplars.length ? out : undefined;
-}
+  const total = measure(0, source.length, 0);
+  if (points !== exemplars.length) return undefined;
 
-/** `message` with the fields on the path at `depth` rewritten (the data points by `point`), everything else copied. */
-function rewrite(message: Uint8Array, depth: number, point: (body: Uint8Array) => Uint8Array): Uint8Array {
-  const parts: Uint8Array[] = [];
+  // Pass 2: copy, with the new lengths and the exemplars.
+  const out = Buffer.allocUnsafe(total);
   let pos = 0;
-  let copied = 0;
-  while (pos < message.length) {
-    const fieldStart = pos;
-    const [key, afterKey] = readVarint(message, pos);
-    pos = afterKey;
-    const wire = key & 7;
-    if (wire === WIRE_VARINT) pos = readVarint(message, pos)[1];
-    else if (wire === WIRE_FIXED64) pos += 8;
-    else if (wire === WIRE_FIXED32) pos += 4;
-    else if (wire === WIRE_LEN) {
-      const [length, bodyStart] = readVarint(message, pos);
-      pos = bodyStart + length;
-      if (pos > message.length) throw new MalformedProtobuf();
-      if (Math.floor(key / 8) === PATH_TO_HISTOGRAM_POINTS[depth]) {
-        const body = message.subarray(bodyStart, pos);
-        const last = depth === PATH_TO_HISTOGRAM_POINTS.length - 1;
-        parts.push(message.subarray(copied, fieldStart), lengthDelimited(PATH_TO_HISTOGRAM_POINTS[depth]!, last ? point(body) : rewrite(body, depth + 1, point)));
-        copied = pos;
-      }
-    } else throw new MalformedProtobuf();
-    if (pos > message.length) throw new MalformedProtobuf();
-  }
-  if (copied === 0) return message;
-  parts.push(message.subarray(copied));
-  return Buffer.concat(parts);
+  let next = 0;
+  points = 0;
+  const write = (start: number, end: number, depth: number): void => {
+    let copied = start;
+    const f = newField();
+    for (let at = start; at < end; at = f.end) {
+      readField(source, at, end, f);
+      if (f.wire !== WIRE_LEN || f.field !== PATH_TO_HISTOGRAM_POINTS[depth]) continue;
+      pos += source.copy(out, pos, copied, f.start);
+      pos = writeVarint(out, pos, f.field * 8 + WIRE_LEN);
+      pos = writeVarint(out, pos, lengths[next++]!);
+      if (depth === POINT_DEPTH) {
+        pos += source.copy(out, pos, f.bodyStart, f.end);
+        for (const e of exemplars[points++] ?? []) pos = writeExemplarField(out, pos, e);
+      } else write(f.bodyStart, f.end, depth + 1);
+      copied = f.end;
+    }
+    pos += source.copy(out, pos, copied, end);
+  };
+  write(0, source.length, 0);
+  return out;
 }
 
-function readVarint(bytes: Uint8Array, start: number): [value: number, next: number] {
+const newField = (): FieldSpan => ({ start: 0, bodyStart: 0, end: 0, field: 0, wire: 0 });
+
+/** Where the varint `readVarint` read last ended (a second result without allocating a pair). */
+let varintEnd = 0;
+
+function readVarint(bytes: Uint8Array, start: number, end: number): number {
   let value = 0;
   let scale = 1;
-  for (let pos = start; pos < bytes.length && pos < start + 10; pos++) {
+  for (let pos = start; pos < end && pos < start + 10; pos++) {
     const byte = bytes[pos]!;
     value += (byte & 0x7f) * scale;
-    if (byte < 0x80) return [value, pos + 1];
+    if (byte < 0x80) {
+      varintEnd = pos + 1;
+      return value;
+    }
     scale *= 128;
   }
   throw new MalformedProtobuf();
 }
 
-function varint(value: number): Uint8Array {
-  const out: number[] = [];
+function varintSize(value: number): number {
+  let size = 1;
   while (value >= 0x80) {
-    out.push((value % 128) | 0x80);
     value = Math.floor(value / 128);
+    size++;
   }
-  out.push(value);
-  return Uint8Array.from(out);
+  return size;
 }
 
-function lengthDelimited(field: number, body: Uint8Array): Uint8Array {
-  return Buffer.concat([varint(field * 8 + WIRE_LEN), varint(body.length), body]);
+function writeVarint(out: Uint8Array, pos: number, value: number): number {
+  while (value >= 0x80) {
+    out[pos++] = (value % 128) | 0x80;
+    value = Math.floor(value / 128);
+  }
+  out[pos++] = value;
+  return pos;
 }
 
 /**
- * An `Exemplar` message: time_unix_nano (2, fixed64), as_double (3), span_id (4), trace_id (5);
- * no filtered attributes (the histogram keeps the request's own attributes).
+ * A data point's field 8, an `Exemplar`: time_unix_nano (2, fixed64), as_double (3), span_id (4),
+ * trace_id (5); no filtered attributes (the histogram keeps the request's own attributes).
  */
-function encodeExemplar(e: Exemplar): Uint8Array {
-  const out = Buffer.alloc(9 + 9 + 10 + 18);
-  out[0] = (2 << 3) | WIRE_FIXED64;
-  out.writeBigUInt64LE(unixNanos(e.timeMs), 1);
-  out[9] = (3 << 3) | WIRE_FIXED64;
-  out.writeDoubleLE(e.value, 10);
-  out[18] = (4 << 3) | WIRE_LEN;
-  out[19] = 8;
-  out.write(e.spanId, 20, 8, 'hex');
-  out[28] = (5 << 3) | WIRE_LEN;
-  out[29] = 16;
-  out.write(e.traceId, 30, 16, 'hex');
-  return out;
+function writeExemplarField(out: Buffer, pos: number, e: Exemplar): number {
+  out[pos] = (HISTOGRAM_POINT_EXEMPLARS << 3) | WIRE_LEN;
+  out[pos + 1] = EXEMPLAR_BYTES;
+  out[pos + 2] = (2 << 3) | WIRE_FIXED64;
+  out.writeBigUInt64LE(unixNanos(e.timeMs), pos + 3);
+  out[pos + 11] = (3 << 3) | WIRE_FIXED64;
+  out.writeDoubleLE(e.value, pos + 12);
+  out[pos + 20] = (4 << 3) | WIRE_LEN;
+  out[pos + 21] = 8;
+  out.fill(0, pos + 22, pos + 48);
+  out.write(e.spanId, pos + 22, 8, 'hex');
+  out[pos + 30] = (5 << 3) | WIRE_LEN;
+  out[pos + 31] = 16;
+  out.write(e.traceId, pos + 32, 16, 'hex');
+  return pos + EXEMPLAR_FIELD_BYTES;
 }
 
 /** Epoch milliseconds (with a fraction) as epoch nanoseconds, exactly to the nanosecond the fraction holds. */
