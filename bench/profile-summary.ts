@@ -1,6 +1,7 @@
 /**
  * Sums a V8 `.cpuprofile` (from `node --cpu-prof`) by function: self time and its share, the
  * heaviest first, with where the function lives (file name and line); then the same by file.
+ * Shares are of the busy time (everything but `(idle)`): what the process spent working.
  *   node --import tsx bench/profile-summary.ts <file.cpuprofile> [top=40]
  */
 import { readFileSync } from 'node:fs';
@@ -33,8 +34,11 @@ profile.samples.forEach((id, i) => {
   byFile.set(where, (byFile.get(where) ?? 0) + us);
   total += us;
 });
-const rows = [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(top));
-console.log(`total ${(total / 1000).toFixed(0)} ms sampled`);
-for (const [key, us] of rows) console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${key}`);
+const idle = byFile.get('((idle))') ?? 0;
+const busy = total - idle;
+const line = (us: number, what: string): string => `${((100 * us) / busy).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${what}`;
+const rows = [...self].filter(([key]) => !key.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, Number(top));
+console.log(`total ${(total / 1000).toFixed(0)} ms sampled, ${(busy / 1000).toFixed(0)} ms busy (the shares below are of this)`);
+for (const [key, us] of rows) console.log(line(us, key));
 console.log('\nby file');
-for (const [where, us] of [...byFile].sort((a, b) => b[1] - a[1]).slice(0, Number(top))) console.log(`${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(1).padStart(8)} ms  ${where}`);
+for (const [where, us] of [...byFile].filter(([where]) => where !== '((idle))').sort((a, b) => b[1] - a[1]).slice(0, Number(top))) console.log(line(us, where));

@@ -7,7 +7,12 @@
  * string; `raw` publishes the same 100 bytes 100 times in a loop, then an empty message that ends
  * it; `rawasync` the same, each message taken from an async generator as ours are).
  * IPC: parent sends 'start' / 'stop'; child answers { ready } and { cpuUs, requests }.
+ * BENCH_CPU_PROFILE=<file>: writes a V8 CPU profile of the measured window alone, 'start' to 'stop'
+ * (the `--cpu-prof` format, sampled every 50 µs as `--cpu-prof-interval=50`), for
+ * bench/profile-summary.ts — without the start-up a whole-process `--cpu-prof` also holds.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { connect, type Msg } from '@nats-io/transport-node';
 import client from 'prom-client';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
@@ -181,14 +186,23 @@ if (variant === 'raw' || variant === 'rawasync') {
   });
   await server.start();
 }
+const profileFile = process.env['BENCH_CPU_PROFILE'];
+const profiler = profileFile === undefined ? undefined : new Session();
+if (profiler !== undefined) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.setSamplingInterval', { interval: 50 });
+}
 let cpu = process.cpuUsage();
 let from = 0;
-process.on('message', (m: string) => {
+process.on('message', async (m: string) => {
   if (m === 'start') {
+    await profiler?.post('Profiler.start');
     cpu = process.cpuUsage();
     from = served;
   } else if (m === 'stop') {
     const d = process.cpuUsage(cpu);
+    if (profiler !== undefined) writeFileSync(profileFile!, JSON.stringify((await profiler.post('Profiler.stop')).profile));
     process.send!({ cpuUs: d.user + d.system, requests: served - from });
   } else if (m === 'exit') {
     void nc.close().then(() => process.exit(0));
