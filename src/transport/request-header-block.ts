@@ -6,26 +6,13 @@
  * block is written as one string in the order `MsgHdrs` would write it. A request with anything
  * more goes through `MsgHdrs` as before.
  */
-import { MsgHdrsImpl } from '@nats-io/transport-node';
+import type { MsgHdrsImpl } from '@nats-io/transport-node';
+import { EncodedHeaders } from './nats-wire.ts';
 import { Header, PROTOCOL_VERSION } from './protocol.ts';
-
-/** A block ready to send: only `encode()` means anything (nats.js's publish calls nothing else). */
-class EncodedBlock extends MsgHdrsImpl {
-  private readonly bytes: Uint8Array;
-
-  constructor(bytes: Uint8Array) {
-    super();
-    this.bytes = bytes;
-  }
-
-  override encode(): Uint8Array {
-    return this.bytes;
-  }
-}
 
 /** `Dynamo-Protocol`, `Dynamo-Request-Id`, `Dynamo-Key`, `Dynamo-Content-Type`, `Dynamo-Window`: the block of one request. */
 export function protocolHeaderBlock(requestId: string, key: string, contentType: string, window: number): MsgHdrsImpl {
   // Request ids, keys, content types and windows are ASCII (protocol.ts): Latin-1 writes them byte for byte.
   const text = `NATS/1.0\r\n${Header.Protocol}: ${PROTOCOL_VERSION}\r\n${Header.RequestId}: ${requestId}\r\n${Header.Key}: ${key}\r\n${Header.ContentType}: ${contentType}\r\n${Header.Window}: ${window}\r\n\r\n`;
-  return new EncodedBlock(Buffer.from(text, 'latin1'));
+  return new EncodedHeaders(Buffer.from(text, 'latin1'));
 }

@@ -3,7 +3,7 @@
  * payload to the observer. Encoding or publishing failures are thrown as `PublishFailure`
  * (`FinalFailure` for the end-of-stream message), so the caller counts the right `error_type`.
  */
-import { headers as natsHeaders, MsgHdrsImpl, type NatsConnection, type PublishOptions } from '@nats-io/transport-node';
+import { MsgHdrsImpl, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
 import { encodeBody } from './codec.ts';
 import { ContentType, Header, MessageKind, PROTOCOL_VERSION, type EndOfStream } from './protocol.ts';
@@ -22,22 +22,13 @@ export class FinalFailure extends PublishFailure {}
 const MAX_ERROR_TEXT = 4096;
 
 /**
- * Headers that never change after they are built: encoded once, not on every publish (the NATS
- * client re-encodes a header block per message, ≈ 0.7 µs — two of them per echo request).
+ * A header block that never changes after it is built: encoded once, by nats.js's own `MsgHdrs`
+ * (so it is what nats.js would write), not on every publish.
  */
-class FixedHeaders extends MsgHdrsImpl {
-  private encoded: Uint8Array | undefined;
-
-  override encode(): Uint8Array {
-    this.encoded ??= super.encode();
-    return this.encoded;
-  }
-}
-
-function fixedHeaders(entries: Array<[string, string]>): PublishOptions {
-  const h = new FixedHeaders();
+function fixedHeaders(entries: Array<[string, string]>): Uint8Array {
+  const h = new MsgHdrsImpl();
   for (const [k, v] of entries) h.set(k, v);
-  return { headers: h };
+  return h.encode();
 }
 
 /** HTTP-like codes for the service API's `Nats-Service-Error-Code`: the caller's fault, the endpoint's, or unavailable. */
@@ -67,8 +58,8 @@ function serviceErrorText(message: string): string {
 const CACHED = 256;
 
 /** One fixed header block per load value, built on first use. */
-function byLoad(entries: (load: number) => Array<[string, string]>): (load: number) => PublishOptions {
-  const blocks: PublishOptions[] = [];
+function byLoad(entries: (load: number) => Array<[string, string]>): (load: number) => Uint8Array {
+  const blocks: Uint8Array[] = [];
   return (load) => (load >= CACHED ? fixedHeaders(entries(load)) : (blocks[load] ??= fixedHeaders(entries(load))));
 }
 
@@ -136,18 +127,18 @@ export class ResponsePublisher {
   /** A `data` message, or a `last` one when `load` is given. */
   private publishResponse(reply: string, value: unknown, index: number, load: number | undefined): void {
     let data: Uint8Array;
-    let options: PublishOptions;
+    let header: Uint8Array;
     try {
       const enc = encodeBody(value);
       data = enc.data;
       const json = enc.contentType === ContentType.Json;
-      if (load === undefined) options = json ? this.headers.dataJson : this.headers.dataBytes;
-      else options = json ? this.headers.lastJson(load) : this.headers.lastBytes(load);
+      if (load === undefined) header = json ? this.headers.dataJson : this.headers.dataBytes;
+      else header = json ? this.headers.lastJson(load) : this.headers.lastBytes(load);
     } catch (err) {
       throw new PublishFailure(`response ${index} cannot be encoded: ${(err as Error).message}`, { cause: err });
     }
     try {
-      this.outbox.publish(reply, data, options, load === undefined);
+      this.outbox.publish(reply, header, data, load === undefined);
     } catch (err) {
       throw new PublishFailure(`response ${index} (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
     }
@@ -163,7 +154,7 @@ export class ResponsePublisher {
       throw new FinalFailure(`the end-of-stream message cannot be encoded: ${(err as Error).message}`, { cause: err });
     }
     try {
-      this.outbox.publish(reply, data, this.headers.end(load), false);
+      this.outbox.publish(reply, this.headers.end(load), data, false);
     } catch (err) {
       throw new FinalFailure(`the end-of-stream message (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
     }
@@ -177,7 +168,7 @@ export class ResponsePublisher {
    * the other requests the instance has in flight (not sent on unproven answers).
    */
   publishError(reply: string, type: string, message: string, load: number, proven = true): void {
-    const h = natsHeaders();
+    const h = new MsgHdrsImpl();
     h.set(Header.Protocol, PROTOCOL_VERSION);
     if (proven) {
       h.set(Header.Instance, this.instanceId);
@@ -190,7 +181,7 @@ export class ResponsePublisher {
     h.set('Nats-Service-Error-Code', String(SERVICE_ERROR_CODE[type] ?? 500));
     const data = Buffer.from(JSON.stringify({ type, message: message.slice(0, MAX_ERROR_TEXT) }));
     try {
-      this.outbox.publish(reply, data, { headers: h }, false);
+      this.outbox.publish(reply, h.encode(), data, false);
       this.observer.responsePublished(data.length);
     } catch (err) {
       this.logger.debug('error response could not be published', { error: err });

@@ -1,0 +1,174 @@
+/**
+ * Publishes messages by writing their NATS protocol commands ourselves — `HPUB <subject> <header
+ * bytes> <total bytes>␍␊<header block><payload>␍␊` (`PUB` without headers), the client protocol's
+ * own format — into one buffer per batch, handed to the connection's outbound queue in one call.
+ *
+ * Why not `nc.publish` per message: for each one, nats.js tests the subject against a regular
+ * expression, formats the command line as a string, encodes it with a `TextEncoder` and queues
+ * three buffers, which it copies together again at its next flush — most of what a streamed
+ * response cost the instance (docs/benchmarks.md, "The request plane's cost"). Here a batch's
+ * command lines are written straight into the one buffer its headers and payloads are copied to.
+ *
+ * The queue is nats.js's `protocol.sendCommand`, the one its own publish ends in: what is written
+ * there is flushed, buffered while reconnecting and sent after, exactly as a published message.
+ * It is not public API: when a connection does not have it, every message goes through
+ * `nc.publish` instead, and test/transport/nats-wire.test.ts holds the installed nats.js to
+ * having it and to byte-identical messages either way. The checks `nc.publish` makes are made
+ * here first, with the same outcome: a closed or draining connection, a subject with white space,
+ * a message over the server's `max_payload` throw before anything is written.
+ */
+import { MsgHdrsImpl, type NatsConnection } from '@nats-io/transport-node';
+
+/** One message: its subject, its encoded header block (none: `PUB`), its payload. */
+export interface WireMessage {
+  readonly subject: string;
+  readonly header: Uint8Array | undefined;
+  readonly data: Uint8Array;
+}
+
+/** The part of nats.js's protocol handler its publish goes through (`nats-core/lib/protocol.js`). */
+interface ProtocolHandler {
+  sendCommand(command: Uint8Array): void;
+  /** Set once a draining connection's subscriptions are drained: from then on nats.js refuses to publish. */
+  noMorePublishing: boolean;
+  outMsgs: number;
+  outBytes: number;
+}
+
+/** A header block already encoded, for `nc.publish` (which calls nothing but `encode()` on it). */
+export class EncodedHeaders extends MsgHdrsImpl {
+  private readonly bytes: Uint8Array;
+
+  constructor(bytes: Uint8Array) {
+    super();
+    this.bytes = bytes;
+  }
+
+  override encode(): Uint8Array {
+    return this.bytes;
+  }
+}
+
+/**
+ * What could end a command line early or split it: white space (what nats.js refuses) and every
+ * other control character. Reply subjects are held to far more before they get here
+ * (`replySubjectRefusal`, protocol.ts); this keeps a command line one command whatever the caller.
+ */
+const UNSAFE_SUBJECT = /[\x00-\x20\x7f]/;
+
+/** The most a command line adds to its subject: `HPUB`, spaces, two sizes, CRLF. */
+const LINE_OVERHEAD = 48;
+
+function handlerOf(nc: NatsConnection): ProtocolHandler | undefined {
+  const protocol = (nc as { protocol?: Partial<ProtocolHandler> }).protocol;
+  if (protocol === undefined || typeof protocol.sendCommand !== 'function') return undefined;
+  if (typeof protocol.outMsgs !== 'number' || typeof protocol.outBytes !== 'number' || typeof protocol.noMorePublishing !== 'boolean') return undefined;
+  return protocol as ProtocolHandler;
+}
+
+export class NatsWire {
+  private readonly nc: NatsConnection;
+  /** Undefined when this nats.js does not expose its outbound queue: then `nc.publish` per message. */
+  private readonly protocol: ProtocolHandler | undefined;
+  /** The last subject found safe: a stream's messages all go to one reply subject. */
+  private safeSubject: string | undefined;
+  /** The start of the last command line written (`commandLine`): for this subject and header length. */
+  private lineStart: Uint8Array = new Uint8Array(0);
+  private lineSubject = '';
+  private lineHeaderBytes: number | undefined;
+
+  constructor(nc: NatsConnection) {
+    this.nc = nc;
+    this.protocol = handlerOf(nc);
+  }
+
+  /** Whether messages are written to the outbound queue (else through `nc.publish`). */
+  get direct(): boolean {
+    return this.protocol !== undefined;
+  }
+
+  /** Throws where `nc.publish` would refuse the message: a closed or draining connection, a bad subject, too many bytes. */
+  check(subject: string, header: Uint8Array | undefined, data: Uint8Array): void {
+    if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
+    if (this.protocol?.noMorePublishing === true) throw new Error('the NATS connection is draining');
+    if (subject !== this.safeSubject) {
+      if (subject.length === 0 || UNSAFE_SUBJECT.test(subject)) throw new Error(`invalid subject ${JSON.stringify(subject.slice(0, 256))}`);
+      this.safeSubject = subject;
+    }
+    const info = this.nc.info;
+    if (header !== undefined && info?.headers === false) throw new Error('the NATS server does not accept headers');
+    const size = data.length + (header?.length ?? 0);
+    if (info !== undefined && size > info.max_payload) throw new Error(`${size} bytes with headers are over the NATS server's max_payload of ${info.max_payload} bytes`);
+  }
+
+  /** Checks and publishes one message. */
+  publish(subject: string, header: Uint8Array | undefined, data: Uint8Array): void {
+    this.check(subject, header, data);
+    if (this.protocol === undefined) this.nc.publish(subject, data, header === undefined ? undefined : { headers: new EncodedHeaders(header) });
+    else this.write([{ subject, header, data }], this.protocol);
+  }
+
+  /**
+   * Publishes messages checked earlier (`check`), in order: as one buffer, when the queue is
+   * exposed. The connection is checked again: it may have closed or begun draining since.
+   */
+  publishChecked(messages: readonly WireMessage[]): void {
+    if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
+    if (this.protocol?.noMorePublishing === true) throw new Error('the NATS connection is draining');
+    if (this.protocol !== undefined) return this.write(messages, this.protocol);
+    for (const { subject, header, data } of messages) this.nc.publish(subject, data, header === undefined ? undefined : { headers: new EncodedHeaders(header) });
+  }
+
+  private write(messages: readonly WireMessage[], protocol: ProtocolHandler): void {
+    let capacity = 0;
+    // A subject's UTF-8 takes at most three bytes per UTF-16 unit.
+    for (const m of messages) capacity += 3 * m.subject.length + LINE_OVERHEAD + (m.header?.length ?? 0) + m.data.length;
+    const out = Buffer.allocUnsafe(capacity);
+    let at = 0;
+    let bytes = 0;
+    for (const { subject, header, data } of messages) {
+      const size = data.length + (header?.length ?? 0);
+      at = this.commandLine(out, at, subject, header?.length, size);
+      if (header !== undefined) {
+        out.set(header, at);
+        at += header.length;
+      }
+      out.set(data, at);
+      at += data.length;
+      out[at++] = 0x0d;
+      out[at++] = 0x0a;
+      bytes += size;
+    }
+    // nats.js's counters, kept as its publish keeps them (`nc.stats()`).
+    protocol.outMsgs += messages.length;
+    protocol.outBytes += bytes;
+    protocol.sendCommand(out.subarray(0, at));
+  }
+
+  /**
+   * Writes `HPUB <subject> <header bytes> <size>␍␊` (`PUB <subject> <size>␍␊`) at `at`; returns
+   * where it ends. A batch is mostly one stream's messages, one subject and one header block
+   * after another: the line up to the size is kept encoded for the last subject and header.
+   */
+  private commandLine(out: Buffer, at: number, subject: string, headerBytes: number | undefined, size: number): number {
+    if (subject !== this.lineSubject || headerBytes !== this.lineHeaderBytes) {
+      this.lineStart = Buffer.from(headerBytes === undefined ? `PUB ${subject} ` : `HPUB ${subject} ${headerBytes} `, 'utf8');
+      this.lineSubject = subject;
+      this.lineHeaderBytes = headerBytes;
+    }
+    out.set(this.lineStart, at);
+    at += this.lineStart.length;
+    at = writeDecimal(out, at, size);
+    out[at++] = 0x0d;
+    out[at++] = 0x0a;
+    return at;
+  }
+}
+
+/** Writes `n` (a whole number ≥ 0) in decimal ASCII at `at`; returns where it ends. */
+function writeDecimal(out: Buffer, at: number, n: number): number {
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  for (let i = at + digits - 1, rest = n; i >= at; i--, rest = Math.floor(rest / 10)) out[i] = 0x30 + (rest % 10);
+  return at + digits;
+}
