@@ -12,16 +12,44 @@ export interface Encoded {
 }
 
 /**
+ * A body as the wire writer takes it (nats-wire.ts): bytes, or a JSON text of printable ASCII —
+ * one byte per character, so its length is its size — that the writer copies into the message
+ * once, instead of bytes being made of it first and copied again.
+ */
+export interface Payload {
+  readonly data: Uint8Array | string;
+  readonly contentType: ContentType;
+}
+
+/** A string that is its own JSON text between quotes, one byte per character: printable ASCII (and DEL), no quote, no backslash. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7f]*$/;
+
+/**
  * What `JSON.stringify` escapes in a string: a quote, a backslash, a control character, a lone
  * surrogate (any surrogate here: a string with an emoji takes the general way, which is correct).
  */
 const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
 
-/** Throws only for values JSON cannot represent (BigInt, cycles) or `undefined`. */
+/**
+ * Throws only for values JSON cannot represent (BigInt, cycles) or `undefined`. Streams of
+ * strings (tokens) are the common case: a string with nothing to escape is its JSON text between
+ * quotes, which costs about half of `JSON.stringify` and an encoding.
+ */
 export function encodeBody(value: unknown): Encoded {
   if (value instanceof Uint8Array) return { data: value, contentType: ContentType.Bytes };
-  // A string with nothing to escape is its JSON text between quotes: streams of strings (tokens)
-  // are the common case, and this costs about half of `JSON.stringify` and an encoding.
+  if (typeof value === 'string' && PLAIN.test(value)) return { data: Buffer.from(`"${value}"`, 'latin1'), contentType: ContentType.Json };
+  return encodeJson(value);
+}
+
+/** `encodeBody`, with a plain string (`PLAIN`) left as its JSON text for the writer to copy. */
+export function encodePayload(value: unknown): Payload {
+  if (value instanceof Uint8Array) return { data: value, contentType: ContentType.Bytes };
+  if (typeof value === 'string' && PLAIN.test(value)) return { data: `"${value}"`, contentType: ContentType.Json };
+  return encodeJson(value);
+}
+
+/** Any value but bytes and plain strings. */
+function encodeJson(value: unknown): Encoded {
   if (typeof value === 'string' && !ESCAPED.test(value)) return { data: Buffer.from(`"${value}"`, 'utf8'), contentType: ContentType.Json };
   const json = JSON.stringify(value);
   if (json === undefined) throw new TypeError(`cannot encode ${typeof value} as JSON`);

@@ -19,11 +19,14 @@
  */
 import { MsgHdrsImpl, type NatsConnection } from '@nats-io/transport-node';
 
-/** One message: its subject, its encoded header block (none: `PUB`), its payload. */
+/**
+ * One message: its subject, its encoded header block (none: `PUB`), its payload — bytes, or text
+ * of one byte per character (ASCII: `encodePayload`, codec.ts), whose length is its size.
+ */
 export interface WireMessage {
   readonly subject: string;
   readonly header: Uint8Array | undefined;
-  readonly data: Uint8Array;
+  readonly data: Uint8Array | string;
 }
 
 /** The part of nats.js's protocol handler its publish goes through (`nats-core/lib/protocol.js`). */
@@ -56,8 +59,14 @@ export class EncodedHeaders extends MsgHdrsImpl {
  */
 const UNSAFE_SUBJECT = /[\x00-\x20\x7f]/;
 
-/** The most a command line adds to its subject: `HPUB`, spaces, two sizes, CRLF. */
-const LINE_OVERHEAD = 48;
+/** Subjects kept as found safe (with their length in bytes) before the set starts over: a few streams' worth, bounded. */
+const SUBJECTS_KEPT = 1024;
+
+/** Buffers for batches are cut from slabs of this size (a larger batch gets its own). */
+const SLAB_BYTES = 256 * 1024;
+
+const PUB = Buffer.from('PUB ', 'latin1');
+const HPUB = Buffer.from('HPUB ', 'latin1');
 
 function handlerOf(nc: NatsConnection): ProtocolHandler | undefined {
   const protocol = (nc as { protocol?: Partial<ProtocolHandler> }).protocol;
@@ -66,16 +75,36 @@ function handlerOf(nc: NatsConnection): ProtocolHandler | undefined {
   return protocol as ProtocolHandler;
 }
 
+/** Decimal digits of a whole number ≥ 0. */
+function digits(n: number): number {
+  let count = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) count++;
+  return count;
+}
+
+/** Writes `n` (a whole number ≥ 0) in decimal ASCII at `at`; returns where it ends. */
+function writeDecimal(out: Buffer, at: number, n: number): number {
+  const end = at + digits(n);
+  for (let i = end - 1, rest = n; i >= at; i--, rest = Math.floor(rest / 10)) out[i] = 0x30 + (rest % 10);
+  return end;
+}
+
 export class NatsWire {
   private readonly nc: NatsConnection;
   /** Undefined when this nats.js does not expose its outbound queue: then `nc.publish` per message. */
   private readonly protocol: ProtocolHandler | undefined;
-  /** The last subject found safe: a stream's messages all go to one reply subject. */
-  private safeSubject: string | undefined;
-  /** The start of the last command line written (`commandLine`): for this subject and header length. */
-  private lineStart: Uint8Array = new Uint8Array(0);
-  private lineSubject = '';
-  private lineHeaderBytes: number | undefined;
+  /**
+   * Subjects found safe, with their UTF-8 length. A stream's messages all go to one reply
+   * subject, and the streams of a turn interleave theirs: each is checked and measured once.
+   */
+  private readonly subjects = new Map<string, number>();
+  /**
+   * Where batches are cut from, one after the other, never twice: nats.js and the socket may hold
+   * a batch until it is written, so no region is reused, and a slab lives as long as one of its
+   * batches does. One allocation serves many turns instead of one each.
+   */
+  private slab = Buffer.allocUnsafeSlow(0);
+  private slabUsed = 0;
 
   constructor(nc: NatsConnection) {
     this.nc = nc;
@@ -88,13 +117,10 @@ export class NatsWire {
   }
 
   /** Throws where `nc.publish` would refuse the message: a closed or draining connection, a bad subject, too many bytes. */
-  check(subject: string, header: Uint8Array | undefined, data: Uint8Array): void {
+  check(subject: string, header: Uint8Array | undefined, data: Uint8Array | string): void {
     if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
     if (this.protocol?.noMorePublishing === true) throw new Error('the NATS connection is draining');
-    if (subject !== this.safeSubject) {
-      if (subject.length === 0 || UNSAFE_SUBJECT.test(subject)) throw new Error(`invalid subject ${JSON.stringify(subject.slice(0, 256))}`);
-      this.safeSubject = subject;
-    }
+    this.subjectBytes(subject);
     const info = this.nc.info;
     if (header !== undefined && info?.headers === false) throw new Error('the NATS server does not accept headers');
     const size = data.length + (header?.length ?? 0);
@@ -102,7 +128,7 @@ export class NatsWire {
   }
 
   /** Checks and publishes one message. */
-  publish(subject: string, header: Uint8Array | undefined, data: Uint8Array): void {
+  publish(subject: string, header: Uint8Array | undefined, data: Uint8Array | string): void {
     this.check(subject, header, data);
     if (this.protocol === undefined) this.nc.publish(subject, data, header === undefined ? undefined : { headers: new EncodedHeaders(header) });
     else this.write([{ subject, header, data }], this.protocol);
@@ -119,21 +145,47 @@ export class NatsWire {
     for (const { subject, header, data } of messages) this.nc.publish(subject, data, header === undefined ? undefined : { headers: new EncodedHeaders(header) });
   }
 
+  /** The subject's length in UTF-8; throws for a subject that is not safe on a command line. */
+  private subjectBytes(subject: string): number {
+    let bytes = this.subjects.get(subject);
+    if (bytes === undefined) {
+      if (subject.length === 0 || UNSAFE_SUBJECT.test(subject)) throw new Error(`invalid subject ${JSON.stringify(subject.slice(0, 256))}`);
+      if (this.subjects.size >= SUBJECTS_KEPT) this.subjects.clear();
+      bytes = Buffer.byteLength(subject, 'utf8');
+      this.subjects.set(subject, bytes);
+    }
+    return bytes;
+  }
+
   private write(messages: readonly WireMessage[], protocol: ProtocolHandler): void {
-    let capacity = 0;
-    // A subject's UTF-8 takes at most three bytes per UTF-16 unit.
-    for (const m of messages) capacity += 3 * m.subject.length + LINE_OVERHEAD + (m.header?.length ?? 0) + m.data.length;
-    const out = Buffer.allocUnsafe(capacity);
+    let total = 0;
+    for (const { subject, header, data } of messages) {
+      const size = data.length + (header?.length ?? 0);
+      // `HPUB <subject> <header bytes> <size>␍␊<header><data>␍␊`, `PUB <subject> <size>␍␊<data>␍␊`
+      total += (header === undefined ? PUB.length : HPUB.length + digits(header.length) + 1) + this.subjectBytes(subject) + 1 + digits(size) + 2 + size + 2;
+    }
+    const out = this.take(total);
     let at = 0;
     let bytes = 0;
     for (const { subject, header, data } of messages) {
       const size = data.length + (header?.length ?? 0);
-      at = this.commandLine(out, at, subject, header?.length, size);
+      out.set(header === undefined ? PUB : HPUB, at);
+      at += header === undefined ? PUB.length : HPUB.length;
+      at += out.write(subject, at, 'utf8');
+      out[at++] = 0x20;
+      if (header !== undefined) {
+        at = writeDecimal(out, at, header.length);
+        out[at++] = 0x20;
+      }
+      at = writeDecimal(out, at, size);
+      out[at++] = 0x0d;
+      out[at++] = 0x0a;
       if (header !== undefined) {
         out.set(header, at);
         at += header.length;
       }
-      out.set(data, at);
+      if (typeof data === 'string') out.write(data, at, 'latin1');
+      else out.set(data, at);
       at += data.length;
       out[at++] = 0x0d;
       out[at++] = 0x0a;
@@ -142,33 +194,18 @@ export class NatsWire {
     // nats.js's counters, kept as its publish keeps them (`nc.stats()`).
     protocol.outMsgs += messages.length;
     protocol.outBytes += bytes;
-    protocol.sendCommand(out.subarray(0, at));
+    protocol.sendCommand(out);
   }
 
-  /**
-   * Writes `HPUB <subject> <header bytes> <size>␍␊` (`PUB <subject> <size>␍␊`) at `at`; returns
-   * where it ends. A batch is mostly one stream's messages, one subject and one header block
-   * after another: the line up to the size is kept encoded for the last subject and header.
-   */
-  private commandLine(out: Buffer, at: number, subject: string, headerBytes: number | undefined, size: number): number {
-    if (subject !== this.lineSubject || headerBytes !== this.lineHeaderBytes) {
-      this.lineStart = Buffer.from(headerBytes === undefined ? `PUB ${subject} ` : `HPUB ${subject} ${headerBytes} `, 'utf8');
-      this.lineSubject = subject;
-      this.lineHeaderBytes = headerBytes;
+  /** A buffer of exactly `size` bytes that nothing else will ever write to. */
+  private take(size: number): Buffer {
+    if (size > SLAB_BYTES / 4) return Buffer.allocUnsafe(size);
+    if (this.slabUsed + size > this.slab.length) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.slabUsed = 0;
     }
-    out.set(this.lineStart, at);
-    at += this.lineStart.length;
-    at = writeDecimal(out, at, size);
-    out[at++] = 0x0d;
-    out[at++] = 0x0a;
-    return at;
+    const out = this.slab.subarray(this.slabUsed, this.slabUsed + size);
+    this.slabUsed += size;
+    return out;
   }
-}
-
-/** Writes `n` (a whole number ≥ 0) in decimal ASCII at `at`; returns where it ends. */
-function writeDecimal(out: Buffer, at: number, n: number): number {
-  let digits = 1;
-  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  for (let i = at + digits - 1, rest = n; i >= at; i--, rest = Math.floor(rest / 10)) out[i] = 0x30 + (rest % 10);
-  return at + digits;
 }

@@ -5,7 +5,7 @@
  */
 import { MsgHdrsImpl, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
-import { encodeBody } from './codec.ts';
+import { encodePayload } from './codec.ts';
 import { ContentType, Header, MessageKind, PROTOCOL_VERSION, type EndOfStream } from './protocol.ts';
 import { TurnOutbox } from './turn-outbox.ts';
 
@@ -106,8 +106,9 @@ export class ResponsePublisher {
     this.outbox = new TurnOutbox(nc, logger);
   }
 
-  publishData(reply: string, value: unknown, index: number): void {
-    this.publishResponse(reply, value, index, undefined);
+  /** Returns the payload's size in bytes. */
+  publishData(reply: string, value: unknown, index: number): number {
+    return this.publishResponse(reply, value, index, undefined);
   }
 
   /** Hands every waiting message to nats.js (a stopping endpoint: before the connection closes). */
@@ -124,12 +125,12 @@ export class ResponsePublisher {
     this.publishResponse(reply, value, 0, load);
   }
 
-  /** A `data` message, or a `last` one when `load` is given. */
-  private publishResponse(reply: string, value: unknown, index: number, load: number | undefined): void {
-    let data: Uint8Array;
+  /** A `data` message, or a `last` one when `load` is given. Returns the payload's size in bytes. */
+  private publishResponse(reply: string, value: unknown, index: number, load: number | undefined): number {
+    let data: Uint8Array | string;
     let header: Uint8Array;
     try {
-      const enc = encodeBody(value);
+      const enc = encodePayload(value);
       data = enc.data;
       const json = enc.contentType === ContentType.Json;
       if (load === undefined) header = json ? this.headers.dataJson : this.headers.dataBytes;
@@ -143,6 +144,7 @@ export class ResponsePublisher {
       throw new PublishFailure(`response ${index} (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
     }
     this.observer.responsePublished(data.length);
+    return data.length;
   }
 
   /** `load`: the other requests the instance has in flight, reported to the caller's router. */

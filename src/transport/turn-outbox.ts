@@ -29,9 +29,10 @@ export class TurnOutbox {
   /**
    * Publishes now, or — when `wait`, or while messages wait — queues it for the end of this turn,
    * after the checks nats.js's publish makes (connection, subject, size), so a message that cannot
-   * go fails here, with the caller, as a direct publish would. `header`: the encoded header block.
+   * go fails here, with the caller, as a direct publish would. `header`: the encoded header block;
+   * `data`: as `WireMessage` takes it.
    */
-  publish(subject: string, header: Uint8Array | undefined, data: Uint8Array, wait: boolean): void {
+  publish(subject: string, header: Uint8Array | undefined, data: Uint8Array | string, wait: boolean): void {
     if (!wait && this.queued.length === 0) return this.wire.publish(subject, header, data);
     this.wire.check(subject, header, data);
     if (this.queued.length === 0) setImmediate(this.flushSoon);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBody, encodeBody } from '../../src/transport/codec.ts';
+import { decodeBody, encodeBody, encodePayload } from '../../src/transport/codec.ts';
 import { cancelSubject, ContentType, endpointSubject, instanceSubject, REQUEST_ID_RE } from '../../src/transport/protocol.ts';
 import { rng } from '../helpers/rng.ts';
 
@@ -13,6 +13,8 @@ describe('codec', () => {
     const enc = encodeBody(raw);
     assert.equal(enc.data, raw);
     assert.equal(enc.contentType, ContentType.Bytes);
+    assert.deepEqual(encodePayload(raw), { data: raw, contentType: ContentType.Bytes });
+    assert.deepEqual([...(encodePayload({ a: 'é' }).data as Uint8Array)], [...json.data]);
     assert.equal(encodeBody(null).data.length, 4);
   });
 
@@ -57,6 +59,18 @@ describe('codec: strings written straight into bytes', () => {
       assert.deepEqual([...encoded.data], [...new TextEncoder().encode(JSON.stringify(s))], JSON.stringify(s));
       const back = decodeBody(encoded.data);
       assert.deepEqual(back, { ok: true, value: JSON.parse(JSON.stringify(s)) });
+      // As the wire writer takes it: the same bytes; text only when every character is one byte of ASCII.
+      const payload = encodePayload(s);
+      assert.equal(payload.contentType, ContentType.Json);
+      if (typeof payload.data === 'string') {
+        assert.match(payload.data, /^[\x20-\x7f]*$/, JSON.stringify(s));
+        assert.deepEqual([...Buffer.from(payload.data, 'latin1')], [...encoded.data], JSON.stringify(s));
+      } else {
+        assert.deepEqual([...payload.data], [...encoded.data], JSON.stringify(s));
+      }
     }
+    assert.equal(typeof encodePayload('hello world').data, 'string');
+    assert.equal(typeof encodePayload('é').data, 'object');
+    assert.equal(typeof encodePayload('say "hi"').data, 'object');
   });
 });

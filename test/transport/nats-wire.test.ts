@@ -10,6 +10,8 @@ import { waitFor } from '../helpers/wait.ts';
 /** What a subscriber can tell of a message: its subject, its raw header block, its payload. */
 type Seen = [subject: string, header: string, data: string];
 
+const hex = (data: Uint8Array | string): string => (typeof data === 'string' ? Buffer.from(data, 'latin1') : Buffer.from(data)).toString('hex');
+
 function seen(msg: Msg): Seen {
   const header = rawHeaderBlock(msg);
   assert.notEqual(header, null, 'this nats.js exposes the raw header block');
@@ -18,12 +20,16 @@ function seen(msg: Msg): Seen {
 
 async function collector(nc: NatsConnection, subject: string): Promise<Seen[]> {
   const got: Seen[] = [];
-  nc.subscribe(subject, { callback: (_err, msg) => got.push(seen(msg)) });
+  nc.subscribe(subject, {
+    callback: (_err, msg) => {
+      got.push(seen(msg));
+    },
+  });
   await nc.flush();
   return got;
 }
 
-/** Seeded messages: subjects of every kind of token (non-ASCII too), blocks or none, sizes across digit counts. */
+/** Seeded messages: subjects of every kind of token (non-ASCII too), blocks or none, bytes or ASCII text, sizes across digit counts. */
 function messages(seed: number, count: number): WireMessage[] {
   const random = rng(seed);
   const pick = <T>(of: readonly T[]): T => of[Math.floor(random() * of.length)]!;
@@ -36,9 +42,10 @@ function messages(seed: number, count: number): WireMessage[] {
       for (let i = 0, n = 1 + Math.floor(random() * 5); i < n; i++) h.append(`Name-${Math.floor(random() * 3)}`, `value ${Math.floor(random() * 1e6)}`);
       header = h.encode();
     }
-    const data = Buffer.alloc(pick(sizes));
-    for (let i = 0; i < data.length; i++) data[i] = Math.floor(random() * 256);
-    return { subject: pick(subjects), header, data };
+    const bytes = Buffer.alloc(pick(sizes));
+    const text = random() < 0.3;
+    for (let i = 0; i < bytes.length; i++) bytes[i] = text ? 0x20 + Math.floor(random() * 0x60) : Math.floor(random() * 256);
+    return { subject: pick(subjects), header, data: text ? bytes.toString('latin1') : bytes };
   });
 }
 
@@ -66,7 +73,7 @@ describe('NatsWire: messages written as NATS protocol onto the connection', () =
     const wire = new NatsWire(nc);
     const list = messages(16, 400);
     const got = await collector(reader, 'wire.>');
-    for (const m of list) nc.publish(m.subject, m.data, m.header === undefined ? undefined : { headers: new EncodedHeaders(m.header) });
+    for (const m of list) nc.publish(m.subject, typeof m.data === 'string' ? Buffer.from(m.data, 'latin1') : m.data, m.header === undefined ? undefined : { headers: new EncodedHeaders(m.header) });
     await nc.flush();
     const stats = nc.stats();
     // Direct: single messages, then batches of 1 to 40.
@@ -86,7 +93,7 @@ describe('NatsWire: messages written as NATS protocol onto the connection', () =
     await waitFor(() => got.length, { what: 'both rounds delivered', until: (n) => n >= 2 * list.length });
     assert.equal(got.length, 2 * list.length);
     assert.deepEqual(got.slice(list.length), got.slice(0, list.length));
-    assert.deepEqual(got.slice(0, list.length), list.map((m): Seen => [m.subject, Buffer.from(m.header ?? []).toString('hex'), Buffer.from(m.data).toString('hex')]));
+    assert.deepEqual(got.slice(0, list.length), list.map((m): Seen => [m.subject, hex(m.header ?? new Uint8Array(0)), hex(m.data)]));
     // nats.js's counters move as its own publish moves them.
     const after = nc.stats();
     assert.equal(after.outMsgs - stats.outMsgs, list.length);
@@ -112,7 +119,7 @@ describe('NatsWire: messages written as NATS protocol onto the connection', () =
     wire.publishChecked(list.slice(10));
     await nc.flush();
     await waitFor(() => got.length, { what: 'every message delivered', until: (n) => n >= list.length });
-    assert.deepEqual(got, list.map((m): Seen => [m.subject, Buffer.from(m.header ?? []).toString('hex'), Buffer.from(m.data).toString('hex')]));
+    assert.deepEqual(got, list.map((m): Seen => [m.subject, hex(m.header ?? new Uint8Array(0)), hex(m.data)]));
     assert.equal(nc.stats().outMsgs - stats.outMsgs, list.length);
   });
 
