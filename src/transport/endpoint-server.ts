@@ -15,7 +15,7 @@ import { RateLimitedLog } from '../logging/rate-limited.ts';
 import { CancelReason, ErrorType } from '../metrics/names.ts';
 import { readHeaders } from './message-headers.ts';
 import { flushSubscriptions } from './nats-connection.ts';
-import { announceSubject, cancelSubject, controlSubject, instanceSubject, parseAck, RemoteErrorType, TOKEN_RE } from './protocol.ts';
+import { announceSubject, cancelSubject, controlSubject, DEFAULT_WINDOW, instanceSubject, parseAck, RemoteErrorType, TOKEN_RE } from './protocol.ts';
 import { LazyRequestContext } from './request-context.ts';
 import { Answer, parseRequest, type RefusedRequest } from './request-parser.ts';
 import { OK, type RequestOutcome, type ServerTracer, type TraceIds } from './request-tracing.ts';
@@ -70,8 +70,16 @@ export interface EndpointServerOptions<TEndpoint> {
   lingerMs?: number;
 }
 
-/** Every this many responses the stream loop takes a macrotask turn, so a handler that yields synchronously forever cannot starve I/O (acks, cancels, other requests). */
-const TURN_EVERY = 32;
+/**
+ * After this many responses, or this many payload bytes, since its last turn of the event loop,
+ * the stream loop takes one (a macrotask), so a handler that yields synchronously forever cannot
+ * starve I/O (acks, cancels, other requests). Each turn costs an event-loop pass and a socket
+ * write of what the turn queued (turn-outbox.ts), so not more often: the count is the default
+ * window, before which a stream of a default reader does not wait for credit anyway; the bytes
+ * bound a turn of large responses.
+ */
+const TURN_RESPONSES = DEFAULT_WINDOW;
+const TURN_BYTES = 1024 * 1024;
 
 /** A stopping instance stops lingering once no direct request has come for this long. */
 const LINGER_QUIET_MS = 250;
@@ -327,6 +335,9 @@ export class EndpointServer<TEndpoint> {
     let last = stream.mark;
     let final: unknown;
     let failed: RequestOutcome | undefined;
+    // Responses and payload bytes since the loop last gave the event loop a turn.
+    let sinceTurn = 0;
+    let bytesSinceTurn = 0;
     try {
       for (;;) {
         const step = await iterator.next();
@@ -342,10 +353,14 @@ export class EndpointServer<TEndpoint> {
             this.end(stream, RemoteErrorType.Cancelled, `no acknowledgement from the reader for ${this.stallTimeoutMs} ms: the stream was abandoned`, CancelReason.Stall);
           }
           if (credit !== 'credit') break;
+          sinceTurn = bytesSinceTurn = 0;
+        } else if (sinceTurn >= TURN_RESPONSES || bytesSinceTurn >= TURN_BYTES) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          sinceTurn = bytesSinceTurn = 0;
         }
-        if (count > 0 && count % TURN_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         if (stream.cancelled) break;
-        this.out.publishData(stream.reply, step.value, count);
+        bytesSinceTurn += this.out.publishData(stream.reply, step.value, count);
+        sinceTurn++;
         last = observer.dataPublished(last, count === 0, count === 0 ? stream.traced?.sampled : undefined);
         stream.sent = ++count;
         if (count === 1) stream.traced?.firstResponse();
