@@ -19,10 +19,11 @@
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { connect, createInbox, type Msg } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
 import { startNatsServer } from '../test/helpers/nats-server.ts';
 import { printTable, stats, type Row } from './common.ts';
 import { buildDist, fromDist } from './dist.ts';
+import { rawCaller } from './raw-caller.ts';
 
 buildDist();
 const { createLogger } = await fromDist<typeof import('../src/logging/logger.ts')>('logging/logger');
@@ -80,38 +81,8 @@ async function load(n: number, call: () => Promise<unknown>): Promise<void> {
   );
 }
 
-/** Raw streaming requester: one inbox subscription, each request done at its empty message. */
-function rawStreamCaller(): { call: () => Promise<void>; close: () => void } {
-  const inbox = createInbox();
-  const waiting = new Map<string, () => void>();
-  let seq = 0;
-  const sub = raw.subscribe(`${inbox}.*`, {
-    callback: (_err, msg: Msg) => {
-      if (msg.data.length === 0) waiting.get(msg.subject)?.();
-    },
-  });
-  return {
-    call: () =>
-      new Promise<void>((resolve) => {
-        const reply = `${inbox}.${seq++}`;
-        waiting.set(reply, () => {
-          waiting.delete(reply);
-          resolve();
-        });
-        raw.publish(subject, payloadBytes, { reply });
-      }),
-    close: () => sub.unsubscribe(),
-  };
-}
-
 function caller(variant: Variant): { call: () => Promise<unknown>; close: () => Promise<void> | void; start: () => Promise<void> } {
-  if (variant === 'raw' || variant === 'rawasync') {
-    if (STREAM) {
-      const s = rawStreamCaller();
-      return { call: s.call, close: s.close, start: () => raw.flush() };
-    }
-    return { call: () => raw.request(subject, payloadBytes, { timeout: 30_000 }), close: () => {}, start: async () => {} };
-  }
+  if (variant === 'raw' || variant === 'rawasync') return rawCaller(raw, subject, payloadBytes, STREAM);
   const client: Client = new EndpointClient(transport, subject, createLogger('warn'), { timeoutMs: 30_000 });
   return { call: () => client.generate(payload).collect(), close: () => client.close(), start: () => client.start() };
 }
