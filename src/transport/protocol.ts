@@ -7,7 +7,8 @@
  *             headers: Dynamo-Protocol: 2, Dynamo-Request-Id, Dynamo-Key, Dynamo-Content-Type, Dynamo-Window
  * responses → reply subject, in order: zero or more `data`, then exactly one `end` or one `error`;
  *             or one `last` (a data message that also ends the stream: a handler's single value)
- *             headers: Dynamo-Protocol: 2, Dynamo-Kind, Dynamo-Instance, Dynamo-Content-Type (data, last),
+ *             headers: Dynamo-Protocol: 2, Dynamo-Kind, Dynamo-Instance, Dynamo-Content-Type (data, last:
+ *             raw bytes only, absent means JSON),
  *             Dynamo-Error-Type (error), Dynamo-Load (end, last, error)
  * acks      → the serving instance's control subject, body `<key> <consumed>`
  * cancels   → the endpoint's cancel subject, body `<secret>`

@@ -63,16 +63,21 @@ function byLoad(entries: (load: number) => Array<[string, string]>): (load: numb
   return (load) => (load >= CACHED ? fixedHeaders(entries(load)) : (blocks[load] ??= fixedHeaders(entries(load))));
 }
 
-/** The header blocks of one instance: every response names the instance, so a client reads one instance per stream. */
+/**
+ * The header blocks of one instance: every response names the instance, so a client reads one
+ * instance per stream. A JSON body carries no content type (JSON is what its absence means): it
+ * is most bodies, and the header would be a third of a short response's bytes on the wire.
+ */
 function instanceHeaders(instanceId: string) {
   const base: Array<[string, string]> = [
     [Header.Protocol, PROTOCOL_VERSION],
     [Header.Instance, instanceId],
   ];
-  const reporting = (kind: MessageKind, contentType: ContentType) => byLoad((load) => [...base, [Header.Kind, kind], [Header.ContentType, contentType], [Header.Load, String(load)]]);
+  const typed = (contentType: ContentType): Array<[string, string]> => (contentType === ContentType.Json ? [] : [[Header.ContentType, contentType]]);
+  const reporting = (kind: MessageKind, contentType: ContentType) => byLoad((load) => [...base, [Header.Kind, kind], ...typed(contentType), [Header.Load, String(load)]]);
   return {
-    dataJson: fixedHeaders([...base, [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Json]]),
-    dataBytes: fixedHeaders([...base, [Header.Kind, MessageKind.Data], [Header.ContentType, ContentType.Bytes]]),
+    dataJson: fixedHeaders([...base, [Header.Kind, MessageKind.Data]]),
+    dataBytes: fixedHeaders([...base, [Header.Kind, MessageKind.Data], ...typed(ContentType.Bytes)]),
     /** The end-of-stream block reporting `load` other requests in flight. */
     end: reporting(MessageKind.End, ContentType.Json),
     /** The blocks of a `last` message (the one response, and the end) reporting `load`. */

@@ -82,18 +82,18 @@ describe('a handler’s one value is answered in one message', () => {
     return seen.get(reply)!;
   }
 
-  it('a value, returned or resolved, is one `last` message: the response, its content type, the instance and its load', async () => {
+  it('a value, returned or resolved, is one `last` message: the response, its content type (none for JSON), the instance and its load', async () => {
     const instance = server.instanceId;
-    const last = (body: string, contentType = 'application/json'): Seen => ({ kind: 'last', contentType, load: '0', instance, body });
+    const last = (body: string, contentType?: string): Seen => ({ kind: 'last', contentType, load: '0', instance, body });
     assert.deepEqual(await ask('sync', '"hello"'), [last('"hello"')]);
     assert.deepEqual(await ask('async', '{"a":[1,2]}'), [last('{"a":[1,2]}')]);
     assert.deepEqual(await ask('bytes', '1'), [last('\u0000\u0001\u0002\u00ff', 'application/octet-stream')]);
     // no value: no response, only the end
-    assert.deepEqual(await ask('none', '1'), [{ kind: 'end', contentType: 'application/json', load: '0', instance, body: '{"count":0}' }]);
+    assert.deepEqual(await ask('none', '1'), [{ kind: 'end', contentType: undefined, load: '0', instance, body: '{"count":0}' }]);
     // a stream of one response stays a stream: its end cannot be known when the response goes
     assert.deepEqual(await ask('one', '"x"'), [
-      { kind: 'data', contentType: 'application/json', load: undefined, instance, body: '"x"' },
-      { kind: 'end', contentType: 'application/json', load: '0', instance, body: '{"count":1}' },
+      { kind: 'data', contentType: undefined, load: undefined, instance, body: '"x"' },
+      { kind: 'end', contentType: undefined, load: '0', instance, body: '{"count":1}' },
     ]);
   });
 

@@ -16,7 +16,8 @@ function message(fields: Record<string, string>, body: string): Msg {
   for (const [k, v] of Object.entries(fields)) h.set(k, v);
   return { subject: '_INBOX.x.t', sid: 1, data: enc.encode(body), headers: h } as unknown as Msg;
 }
-const data = (value: unknown, instance = 'A') => message({ 'Dynamo-Protocol': '2', 'Dynamo-Instance': instance, 'Dynamo-Kind': 'data', 'Dynamo-Content-Type': 'application/json' }, JSON.stringify(value));
+// A JSON response carries no content type: its absence means JSON.
+const data = (value: unknown, instance = 'A') => message({ 'Dynamo-Protocol': '2', 'Dynamo-Instance': instance, 'Dynamo-Kind': 'data' }, JSON.stringify(value));
 const end = (count: number, instance = 'A') => message({ 'Dynamo-Protocol': '2', 'Dynamo-Instance': instance, 'Dynamo-Kind': 'end' }, JSON.stringify({ count }));
 const error = (type: string, instance = 'A', protocol = '2') =>
   message({ 'Dynamo-Protocol': protocol, ...(instance === '' ? {} : { 'Dynamo-Instance': instance }), 'Dynamo-Kind': 'error', 'Dynamo-Error-Type': type }, JSON.stringify({ type, message: `it was ${type}` }));
@@ -52,6 +53,16 @@ describe('ResponseStream (pure logic)', () => {
       { value: undefined, done: true },
     ]);
     assert.deepEqual(h.calls, ['done cancel=false']);
+  });
+
+  it('reads a body as its content type says: none or application/json is JSON, application/octet-stream raw bytes', async () => {
+    const s = new ResponseStream<unknown>('r0', 60_000, 8, undefined, hooks());
+    const typed = (contentType: string, body: string) => message({ 'Dynamo-Protocol': '2', 'Dynamo-Instance': 'A', 'Dynamo-Kind': 'data', 'Dynamo-Content-Type': contentType }, body);
+    assert.equal(s.onMessage(data({ a: 1 })), true);
+    assert.equal(s.onMessage(typed('application/json', '[1,"é"]')), true);
+    assert.equal(s.onMessage(typed('application/octet-stream', '[1]')), true);
+    assert.equal(s.onMessage(end(3)), true);
+    assert.deepEqual(await s.collect(), [{ a: 1 }, [1, 'é'], enc.encode('[1]')]);
   });
 
   it('takes one instance per stream: the one it was sent to, else the first that answers', async () => {
