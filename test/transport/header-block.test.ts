@@ -99,6 +99,31 @@ describe('HeaderBlock reads what nats.js reads', () => {
     }
   });
 
+  it('blocks in the simple form, and near it (seeded): the same reading as nats.js', () => {
+    // The simple form (printable ASCII, `Name: value`, values without spaces) is read from its text
+    // alone; one character off it, the bytes are scanned. Both must read what nats.js reads.
+    const random = rng(16016);
+    const pick = (from: string, length: number): string => Array.from({ length }, () => from[Math.floor(random() * from.length)]!).join('');
+    const printable = Array.from({ length: 94 }, (_, i) => String.fromCharCode(33 + i)).join('');
+    const nameChars = printable.replace(':', '');
+    const defects = [' ', '\t', ':', '\r', '\n', 'é', '\u0000', '\u007f', '  '];
+    for (let n = 0; n < 5000; n++) {
+      const lines = Array.from({ length: Math.floor(random() * 8) }, () => `${pick(nameChars, 1 + Math.floor(random() * 12))}: ${pick(printable, 1 + Math.floor(random() * 24))}`);
+      let text = `NATS/1.0\r\n${lines.map((line) => `${line}\r\n`).join('')}\r\n`;
+      if (random() < 0.5) {
+        const at = Math.floor(random() * text.length);
+        text = text.slice(0, at) + defects[Math.floor(random() * defects.length)]! + text.slice(at);
+      }
+      const bytes = enc.encode(text);
+      assert.deepEqual(ourRead(bytes), natsRead(bytes), `seed 16016, case ${n}: ${JSON.stringify(text)}`);
+      assert.equal(HeaderBlock.scan(bytes).lineFeeds, bytes.filter((b) => b === 0x0a).length, `line feeds, case ${n}`);
+    }
+    // what the request plane sends, by the simple form's reading
+    const request = HeaderBlock.scan(enc.encode('NATS/1.0\r\nDynamo-Protocol: 2\r\nDynamo-Request-Id: a-1\r\nDynamo-Key: Kq9dZr3vTx1bNw0aHe5u12\r\nDynamo-Window: 128\r\n\r\n'));
+    assert.deepEqual([request.single('Dynamo-Protocol'), request.single('Dynamo-Request-Id'), request.single('Dynamo-Key'), request.single('Dynamo-Window')], ['2', 'a-1', 'Kq9dZr3vTx1bNw0aHe5u12', '128']);
+    assert.deepEqual([request.keys().length, request.lineFeeds, request.malformed, request.code, request.description], [4, 6, undefined, 0, '']);
+  });
+
   it('invalid UTF-8 reads as replacement characters, as nats.js’s decoder does', () => {
     const bytes = new Uint8Array([...enc.encode('NATS/1.0\r\nK: a'), 0xff, 0xfe, ...enc.encode('b\r\n\r\n')]);
     assert.deepEqual(ourRead(bytes), natsRead(bytes));
