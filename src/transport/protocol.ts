@@ -121,6 +121,12 @@ export function announceSubject(base: string): string {
 }
 
 /**
+ * A subject of non-empty tokens with no wildcard, white space or control character: what the
+ * loop in `replySubjectRefusal` accepts, matched natively (the loop runs only to name a refusal).
+ */
+const SUBJECT_TOKENS = /^[^\x00-\x20\x7f*>.]+(?:\.[^\x00-\x20\x7f*>.]+)*$/;
+
+/**
  * Why a reply subject must not be answered, or undefined when it may. The server publishes only
  * to requesters' inboxes: never to request subjects (its own or another endpoint's), to the
  * control plane, or to system subjects (`$SRV`, `$SYS`, `$JS`, …) — so a forged reply subject
@@ -131,6 +137,8 @@ export function replySubjectRefusal(reply: string): string | undefined {
   if (reply.length > 256) return 'reply subject longer than 256 characters';
   if (reply.startsWith('$')) return 'reply subject is a system subject';
   if (reply.startsWith(`${SUBJECT_ROOT}.`) || reply.startsWith(`${CONTROL_ROOT}.`)) return 'reply subject is a request-plane subject';
+  if (SUBJECT_TOKENS.test(reply)) return undefined;
+  // Refused: the first offending character says why.
   for (let i = 0; i < reply.length; i++) {
     const c = reply.charCodeAt(i);
     // wildcards, whitespace and control characters; an empty token

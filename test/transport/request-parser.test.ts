@@ -6,6 +6,7 @@ import { Answer, parseRequest } from '../../src/transport/request-parser.ts';
 import { MAX_HEADER_BYTES, parseAck, replySubjectRefusal, replyTag } from '../../src/transport/protocol.ts';
 import { keyOf, newRequestSecret, tagOf } from '../../src/transport/request-secret.ts';
 import { rawRequest, tagFor } from '../helpers/raw-request.ts';
+import { rng } from '../helpers/rng.ts';
 
 const SUBJECT = 'dynamo.ns.comp.ep';
 const enc = new TextEncoder();
@@ -84,6 +85,24 @@ describe('protocol helpers', () => {
     }
     for (const good of ['_INBOX.abc.def', '_INBOX_caller.x.y', 'reply']) assert.equal(replySubjectRefusal(good), undefined, good);
     assert.equal(replyTag('_INBOX.a.b.TAG'), 'TAG');
+  });
+
+  it('takes exactly the reply subjects of non-empty tokens without wildcards, spaces or control characters (seeded)', () => {
+    // The rule, character by character: what the refusal's fast match must agree with.
+    const refused = (reply: string): boolean => {
+      for (let i = 0; i < reply.length; i++) {
+        const c = reply.charCodeAt(i);
+        if (c === 0x2a || c === 0x3e || c <= 0x20 || c === 0x7f) return true;
+        if (c === 0x2e && (i === 0 || i === reply.length - 1 || reply.charCodeAt(i - 1) === 0x2e)) return true;
+      }
+      return false;
+    };
+    const random = rng(3131);
+    const alphabet = ['a', 'Z', '_', '-', '.', '..', '*', '>', ' ', '\t', '\u0000', '\u001f', '\u007f', 'é', '😀', '\ud800', 'INBOX'];
+    for (let n = 0; n < 20_000; n++) {
+      const reply = `_I${Array.from({ length: 1 + Math.floor(random() * 12) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('')}`;
+      assert.equal(replySubjectRefusal(reply) !== undefined, refused(reply), `case ${n}: ${JSON.stringify(reply)}`);
+    }
   });
 
   it('parses acknowledgements strictly', () => {
