@@ -60,17 +60,20 @@ export class HeaderBlock {
 
   /**
    * Reads a raw block (status line to the blank line), all of it: when nats.js would refuse it,
-   * `malformed` says why. The caller checks `lineFeeds` and `malformed` before using it.
+   * `malformed` says why. The caller checks `lineFeeds` and `malformed` before using it. `length`:
+   * the block is the first `length` bytes of `block` (a message's data, headers first).
    */
-  static scan(block: Uint8Array): HeaderBlock {
-    const bytes = block instanceof Buffer ? block : Buffer.from(block.buffer, block.byteOffset, block.length);
+  static scan(block: Uint8Array, length = block.length): HeaderBlock {
+    const whole = block instanceof Buffer ? block : Buffer.from(block.buffer, block.byteOffset, block.length);
     // Nearly always ASCII: the Latin-1 text (a straight copy, one character per byte) gives the
     // names and values. Most blocks are in the simple form, read from the text alone; others have
     // their bytes scanned as they are. Only when a byte above 0x7f shows up is the block read again
     // as UTF-8 with replacement characters, as nats.js's `TextDecoder` does, from the decoded
     // text's character codes.
-    const latin1 = bytes.toString('latin1');
-    const ascii = SIMPLE.test(latin1) ? readSimple(latin1) : read(bytes, latin1);
+    const latin1 = whole.toString('latin1', 0, length);
+    if (SIMPLE.test(latin1)) return readSimple(latin1);
+    const bytes = length === whole.length ? whole : whole.subarray(0, length);
+    const ascii = read(bytes, latin1);
     if (ascii !== undefined) return ascii;
     const text = bytes.toString('utf8');
     const codes = new Uint16Array(text.length);

@@ -31,23 +31,32 @@ export function rawHeaderBlock(msg: Msg): Uint8Array | undefined | null {
   return length > 0 ? raw._rdata.subarray(0, length) : undefined;
 }
 
+/** A message without headers: nothing to read. */
+const NONE: HeaderRead = Object.freeze({ ok: true, headers: undefined });
+
 /**
  * Refuses blocks over the byte limit before reading them, and blocks over the line limit or that
  * nats.js could not decode after one linear read.
  */
 export function readHeaders(msg: Msg): HeaderRead {
-  let block = rawHeaderBlock(msg);
-  if (block === null) {
-    // This nats.js does not expose the raw block: its decoding (unbounded) is all there is.
-    try {
-      block = (msg.headers as { encode(): Uint8Array } | undefined)?.encode();
-    } catch (err) {
-      return { ok: false, reason: `malformed header block: ${(err as Error).message}` };
-    }
+  const raw = msg as unknown as RawMsg;
+  const length = raw._msg?.hdr;
+  // The block is the first `length` bytes of the message's data, read where it is (no view made).
+  if (typeof length === 'number' && raw._rdata instanceof Uint8Array) return length > 0 ? readBlock(raw._rdata, length) : NONE;
+  // This nats.js does not expose the raw block: its decoding (unbounded) is all there is.
+  let block: Uint8Array | undefined;
+  try {
+    block = (msg.headers as { encode(): Uint8Array } | undefined)?.encode();
+  } catch (err) {
+    return { ok: false, reason: `malformed header block: ${(err as Error).message}` };
   }
-  if (block === undefined) return { ok: true, headers: undefined };
-  if (block.length > MAX_HEADER_BYTES) return { ok: false, reason: `header block of ${block.length} bytes is over the ${MAX_HEADER_BYTES}-byte limit` };
-  const headers = HeaderBlock.scan(block);
+  return block === undefined ? NONE : readBlock(block, block.length);
+}
+
+/** The block in the first `length` bytes of `bytes`. */
+function readBlock(bytes: Uint8Array, length: number): HeaderRead {
+  if (length > MAX_HEADER_BYTES) return { ok: false, reason: `header block of ${length} bytes is over the ${MAX_HEADER_BYTES}-byte limit` };
+  const headers = HeaderBlock.scan(bytes, length);
   // the status line and the blank line that ends the block are not entries
   const lines = headers.lineFeeds - 2;
   if (lines > MAX_HEADER_ENTRIES) return { ok: false, reason: `header block of ${lines} lines is over the ${MAX_HEADER_ENTRIES}-entry limit` };

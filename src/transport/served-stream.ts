@@ -26,8 +26,11 @@ export class ServedStream<TEndpoint> {
   /** Data messages the requester acknowledged as consumed; never more than `sent`. */
   acked = 0;
   cancelled = false;
-  /** When the reader last acknowledged (a heartbeat counts): the stall timeout runs from here. */
-  private lastHeard = Date.now();
+  /**
+   * When the reader last acknowledged (a heartbeat counts): the stall timeout runs from here. Set
+   * when a wait for credit begins, so a request that never waits never reads the clock for it.
+   */
+  private lastHeard = 0;
   /** Ends a wait for the engine early: on cancel. */
   private wake: (() => void) | undefined;
   /** Ends a wait for credit: on an ack, or on cancel. */
