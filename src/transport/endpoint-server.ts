@@ -14,6 +14,7 @@ import type { Logger } from '../logging/logger.ts';
 import { RateLimitedLog } from '../logging/rate-limited.ts';
 import { CancelReason, ErrorType } from '../metrics/names.ts';
 import { readHeaders } from './message-headers.ts';
+import { REQUEST_LAYOUT } from './request-header-block.ts';
 import { flushSubscriptions } from './nats-connection.ts';
 import { announceSubject, cancelSubject, controlSubject, DEFAULT_WINDOW, instanceSubject, parseAck, RemoteErrorType, TOKEN_RE } from './protocol.ts';
 import { LazyRequestContext } from './request-context.ts';
@@ -239,7 +240,7 @@ export class EndpointServer<TEndpoint> {
     const reply = msg.reply ?? '';
     // nats.js makes a new view of the payload on every read of `msg.data`: read it once
     const data = msg.data;
-    const parsed = parseRequest(data, reply, readHeaders(msg), this.options.subject);
+    const parsed = parseRequest(data, reply, readHeaders(msg, REQUEST_LAYOUT), this.options.subject);
     if (parsed.ok && this.lingering && !this.active.has(parsed.key)) {
       this.lastDirect = Date.now();
       // Stopping: not taken, not counted; the caller retries on another instance.

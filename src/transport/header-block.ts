@@ -30,10 +30,10 @@ export class HeaderBlock {
   /** Why nats.js would refuse the block, or undefined when it reads it. */
   readonly malformed: string | undefined;
   /** Entry names and values, in the order they came. */
-  private readonly names: string[];
-  private readonly entries: string[];
+  private readonly names: readonly string[];
+  private readonly entries: readonly string[];
 
-  private constructor(code: number, description: string, names: string[], entries: string[], lineFeeds: number, malformed: string | undefined) {
+  private constructor(code: number, description: string, names: readonly string[], entries: readonly string[], lineFeeds: number, malformed: string | undefined) {
     this.code = code;
     this.description = description;
     this.names = names;
@@ -43,7 +43,7 @@ export class HeaderBlock {
   }
 
   /** @internal From the status line and the entries `read` found. */
-  static of(status: string, names: string[], entries: string[], lineFeeds: number, malformed: string | undefined): HeaderBlock {
+  static of(status: string, names: readonly string[], entries: readonly string[], lineFeeds: number, malformed: string | undefined): HeaderBlock {
     let code = 0;
     let description = '';
     if (status !== HEADER) {
@@ -62,15 +62,18 @@ export class HeaderBlock {
    * Reads a raw block (status line to the blank line), all of it: when nats.js would refuse it,
    * `malformed` says why. The caller checks `lineFeeds` and `malformed` before using it. `length`:
    * the block is the first `length` bytes of `block` (a message's data, headers first).
+   * `expected`: the layout most blocks read here have (`headerLayout`).
    */
-  static scan(block: Uint8Array, length = block.length): HeaderBlock {
+  static scan(block: Uint8Array, length = block.length, expected?: HeaderLayout): HeaderBlock {
     const whole = block instanceof Buffer ? block : Buffer.from(block.buffer, block.byteOffset, block.length);
     // Nearly always ASCII: the Latin-1 text (a straight copy, one character per byte) gives the
-    // names and values. Most blocks are in the simple form, read from the text alone; others have
-    // their bytes scanned as they are. Only when a byte above 0x7f shows up is the block read again
-    // as UTF-8 with replacement characters, as nats.js's `TextDecoder` does, from the decoded
-    // text's character codes.
+    // names and values. A block laid out as `expected` is read by one match; most others are in
+    // the simple form, read from the text alone; the rest have their bytes scanned as they are.
+    // Only when a byte above 0x7f shows up is the block read again as UTF-8 with replacement
+    // characters, as nats.js's `TextDecoder` does, from the decoded text's character codes.
     const latin1 = whole.toString('latin1', 0, length);
+    const laid = expected?.pattern.exec(latin1);
+    if (laid != null) return HeaderBlock.of(HEADER, expected!.names, laid.slice(1), expected!.names.length + 2, undefined);
     if (SIMPLE.test(latin1)) return readSimple(latin1);
     const bytes = length === whole.length ? whole : whole.subarray(0, length);
     const ascii = read(bytes, latin1);
@@ -134,6 +137,23 @@ export class HeaderBlock {
 const CR = 13;
 const LF = 10;
 const COLON = 58;
+
+/**
+ * A block with exactly these names, in this order, each once, every value printable ASCII without
+ * spaces — in the simple form, so read as it would be, but by one match with the values captured,
+ * and the names shared: looking one up compares the same strings.
+ */
+export interface HeaderLayout {
+  readonly pattern: RegExp;
+  readonly names: readonly string[];
+}
+
+/** The layout of blocks with these names (letters, digits and `-`), in this order. */
+export function headerLayout(names: readonly string[]): HeaderLayout {
+  for (const name of names) if (!/^[A-Za-z0-9-]+$/.test(name)) throw new Error(`a layout's names are letters, digits and '-': ${name}`);
+  const lines = names.map((name) => `${name}: ([\\x21-\\x7e]+)\\r\\n`).join('');
+  return { pattern: new RegExp(`^NATS/1\\.0\\r\\n${lines}\\r\\n$`), names: [...names] };
+}
 
 /**
  * The simple form: the bare status line, then entries `Name: value` of printable ASCII, the name

@@ -7,7 +7,7 @@
  * (header-block.ts), which reads what nats.js reads at a fraction of its cost.
  */
 import type { Msg } from '@nats-io/transport-node';
-import { HeaderBlock } from './header-block.ts';
+import { HeaderBlock, type HeaderLayout } from './header-block.ts';
 import { MAX_HEADER_BYTES, MAX_HEADER_ENTRIES } from './protocol.ts';
 
 export type HeaderRead =
@@ -36,13 +36,14 @@ const NONE: HeaderRead = Object.freeze({ ok: true, headers: undefined });
 
 /**
  * Refuses blocks over the byte limit before reading them, and blocks over the line limit or that
- * nats.js could not decode after one linear read.
+ * nats.js could not decode after one linear read. `expected`: the layout most of these messages'
+ * blocks have, read at once (`HeaderBlock.scan`).
  */
-export function readHeaders(msg: Msg): HeaderRead {
+export function readHeaders(msg: Msg, expected?: HeaderLayout): HeaderRead {
   const raw = msg as unknown as RawMsg;
   const length = raw._msg?.hdr;
   // The block is the first `length` bytes of the message's data, read where it is (no view made).
-  if (typeof length === 'number' && raw._rdata instanceof Uint8Array) return length > 0 ? readBlock(raw._rdata, length) : NONE;
+  if (typeof length === 'number' && raw._rdata instanceof Uint8Array) return length > 0 ? readBlock(raw._rdata, length, expected) : NONE;
   // This nats.js does not expose the raw block: its decoding (unbounded) is all there is.
   let block: Uint8Array | undefined;
   try {
@@ -50,13 +51,13 @@ export function readHeaders(msg: Msg): HeaderRead {
   } catch (err) {
     return { ok: false, reason: `malformed header block: ${(err as Error).message}` };
   }
-  return block === undefined ? NONE : readBlock(block, block.length);
+  return block === undefined ? NONE : readBlock(block, block.length, expected);
 }
 
 /** The block in the first `length` bytes of `bytes`. */
-function readBlock(bytes: Uint8Array, length: number): HeaderRead {
+function readBlock(bytes: Uint8Array, length: number, expected: HeaderLayout | undefined): HeaderRead {
   if (length > MAX_HEADER_BYTES) return { ok: false, reason: `header block of ${length} bytes is over the ${MAX_HEADER_BYTES}-byte limit` };
-  const headers = HeaderBlock.scan(bytes, length);
+  const headers = HeaderBlock.scan(bytes, length, expected);
   // the status line and the blank line that ends the block are not entries
   const lines = headers.lineFeeds - 2;
   if (lines > MAX_HEADER_ENTRIES) return { ok: false, reason: `header block of ${lines} lines is over the ${MAX_HEADER_ENTRIES}-entry limit` };

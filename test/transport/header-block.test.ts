@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Match, MsgHdrsImpl } from '@nats-io/transport-node';
-import { HeaderBlock, MalformedHeaders } from '../../src/transport/header-block.ts';
+import { HeaderBlock, headerLayout, MalformedHeaders } from '../../src/transport/header-block.ts';
 import { rng } from '../helpers/rng.ts';
 
 const enc = new TextEncoder();
@@ -122,6 +122,32 @@ describe('HeaderBlock reads what nats.js reads', () => {
     const request = HeaderBlock.scan(enc.encode('NATS/1.0\r\nDynamo-Protocol: 2\r\nDynamo-Request-Id: a-1\r\nDynamo-Key: Kq9dZr3vTx1bNw0aHe5u12\r\nDynamo-Window: 128\r\n\r\n'));
     assert.deepEqual([request.single('Dynamo-Protocol'), request.single('Dynamo-Request-Id'), request.single('Dynamo-Key'), request.single('Dynamo-Window')], ['2', 'a-1', 'Kq9dZr3vTx1bNw0aHe5u12', '128']);
     assert.deepEqual([request.keys().length, request.lineFeeds, request.malformed, request.code, request.description], [4, 6, undefined, 0, '']);
+  });
+
+  it('a block of the expected layout, or one character off it (seeded): the same reading as without the layout, and as nats.js', () => {
+    const layout = headerLayout(['Dynamo-Protocol', 'Dynamo-Request-Id', 'Dynamo-Key', 'Dynamo-Content-Type', 'Dynamo-Window']);
+    const random = rng(4242);
+    const printable = Array.from({ length: 94 }, (_, i) => String.fromCharCode(33 + i)).join('');
+    const pick = (length: number): string => Array.from({ length }, () => printable[Math.floor(random() * printable.length)]!).join('');
+    const defects = [' ', '\t', '', '\r\n', 'é', '\u0000', 'x: y\r\n'];
+    const full = (h: HeaderBlock): Reading & { lineFeeds: number; malformed: string | undefined } => ({ ...reading(h, (k, ignoreCase) => h.values(k, ignoreCase)), lineFeeds: h.lineFeeds, malformed: h.malformed });
+    for (let n = 0; n < 5000; n++) {
+      let text = `NATS/1.0\r\n${layout.names.map((name) => `${name}: ${pick(1 + Math.floor(random() * 70))}\r\n`).join('')}\r\n`;
+      if (random() < 0.5) {
+        const at = Math.floor(random() * text.length);
+        text = text.slice(0, at) + defects[Math.floor(random() * defects.length)]! + text.slice(at + (random() < 0.5 ? 1 : 0));
+      }
+      const bytes = enc.encode(text);
+      const laid = HeaderBlock.scan(bytes, bytes.length, layout);
+      assert.deepEqual(full(laid), full(HeaderBlock.scan(bytes)), `seed 4242, case ${n}: ${JSON.stringify(text)}`);
+      assert.deepEqual(laid.malformed === undefined ? reading(laid, (k, ignoreCase) => laid.values(k, ignoreCase)) : 'throws', natsRead(bytes), `nats.js, case ${n}`);
+    }
+    // the length given: the block is the start of a message's data, the payload after it
+    const block = enc.encode('NATS/1.0\r\nDynamo-Protocol: 2\r\nDynamo-Request-Id: r-1\r\nDynamo-Key: k\r\nDynamo-Content-Type: application/json\r\nDynamo-Window: 8\r\n\r\n');
+    const message = new Uint8Array([...block, ...enc.encode('"payload"')]);
+    assert.deepEqual(full(HeaderBlock.scan(message, block.length, layout)), full(HeaderBlock.scan(block)));
+    assert.equal(HeaderBlock.scan(message, block.length, layout).single('Dynamo-Window'), '8');
+    assert.throws(() => headerLayout(['Bad Name']), /letters, digits and '-'/);
   });
 
   it('invalid UTF-8 reads as replacement characters, as nats.js’s decoder does', () => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MsgHdrsImpl } from '@nats-io/transport-node';
 import { ContentType } from '../../src/transport/protocol.ts';
-import { protocolHeaderBlock } from '../../src/transport/request-header-block.ts';
+import { HeaderBlock } from '../../src/transport/header-block.ts';
+import { protocolHeaderBlock, REQUEST_LAYOUT } from '../../src/transport/request-header-block.ts';
 import { newRequestSecret } from '../../src/transport/request-secret.ts';
 
 describe('a request’s protocol header block, written at once', () => {
@@ -19,7 +20,16 @@ describe('a request’s protocol header block, written at once', () => {
       nats.set('Dynamo-Key', key);
       nats.set('Dynamo-Content-Type', contentType);
       nats.set('Dynamo-Window', String(window));
-      assert.deepEqual([...protocolHeaderBlock(requestId, key, contentType, window).encode()], [...nats.encode()]);
+      const block = protocolHeaderBlock(requestId, key, contentType, window).encode();
+      assert.deepEqual([...block], [...nats.encode()]);
+      // an instance reads it by its layout: what the general reading reads
+      const laid = HeaderBlock.scan(block, block.length, REQUEST_LAYOUT);
+      const general = HeaderBlock.scan(block);
+      assert.deepEqual(
+        laid.keys().map((name) => [name, laid.values(name)]),
+        general.keys().map((name) => [name, general.values(name)]),
+      );
+      assert.deepEqual([laid.single('Dynamo-Request-Id'), laid.single('Dynamo-Key'), laid.single('Dynamo-Content-Type'), laid.single('Dynamo-Window'), laid.lineFeeds], [requestId, key, contentType, String(window), 7]);
     }
   });
 });
