@@ -145,7 +145,8 @@ export class NatsWire {
     // A subject's UTF-8 takes at most three bytes per UTF-16 unit.
     for (const m of messages) capacity += 3 * m.subject.length + LINE_OVERHEAD + (m.header?.length ?? 0) + m.data.length;
     const out = this.room(capacity);
-    let at = 0;
+    const start = out === this.slab ? this.slabUsed : 0;
+    let at = start;
     let bytes = 0;
     for (const { subject, header, data } of messages) {
       // `HPUB <subject> <header bytes> <size>␍␊<header><data>␍␊`, `PUB <subject> <size>␍␊<data>␍␊`
@@ -172,20 +173,24 @@ export class NatsWire {
       out[at++] = 0x0a;
       bytes += size;
     }
-    if (out.buffer === this.slab.buffer) this.slabUsed += at;
+    if (out === this.slab) this.slabUsed = at;
     // nats.js's counters, kept as its publish keeps them (`nc.stats()`).
     protocol.outMsgs += messages.length;
     protocol.outBytes += bytes;
-    protocol.sendCommand(out.subarray(0, at));
+    protocol.sendCommand(out.subarray(start, at));
   }
 
-  /** Room for `capacity` bytes that nothing else will ever write to: the rest of the slab (what is used of it is taken after), or a buffer of its own. */
+  /**
+   * Where `capacity` bytes that nothing else will ever write to can go: the slab, from
+   * `slabUsed` on (a new one when it has not that much left; what the batch uses of it is taken
+   * after), or, for a large batch, a buffer of its own.
+   */
   private room(capacity: number): Buffer {
     if (capacity > SLAB_BYTES / 4) return Buffer.allocUnsafeSlow(capacity);
     if (this.slabUsed + capacity > this.slab.length) {
       this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
       this.slabUsed = 0;
     }
-    return this.slab.subarray(this.slabUsed, this.slabUsed + capacity);
+    return this.slab;
   }
 }
