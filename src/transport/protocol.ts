@@ -153,6 +153,12 @@ export function replyTag(reply: string): string {
   return reply.slice(reply.lastIndexOf('.') + 1);
 }
 
+/** Whether `tag` (one token, no `.`) is the last token of `reply`: `replyTag(reply) === tag`, without taking the token out. */
+export function endsWithTag(reply: string, tag: string): boolean {
+  const dot = reply.length - tag.length - 1;
+  return dot < 0 ? reply === tag : reply.charCodeAt(dot) === 0x2e && reply.endsWith(tag);
+}
+
 /** The body of the end-of-stream message: how many data messages came before it, so a client can tell a gap. */
 export interface EndOfStream {
   count: number;

@@ -23,8 +23,8 @@ import {
   PROTOCOL_VERSION,
   REQUEST_ID_RE,
   TOKEN_RE,
+  endsWithTag,
   replySubjectRefusal,
-  replyTag,
 } from './protocol.ts';
 import { tagOf } from './request-secret.ts';
 
@@ -100,7 +100,7 @@ export function parseRequest(data: Uint8Array, reply: string, read: HeaderRead, 
     return refuse(ErrorType.InvalidMessage, `bad ${Header.Window} header`, canAnswer);
   }
   if (replyProblem !== undefined) return refuse(ErrorType.ResponseStream, replyProblem, Answer.None);
-  if (tagOf(key, endpointSubject, type, data) !== replyTag(reply)) {
+  if (!endsWithTag(reply, tagOf(key, endpointSubject, type, data))) {
     return refuse(ErrorType.InvalidMessage, `the reply subject is not this request's: ${Header.Key} does not prove it`, Answer.Unproven);
   }
   return { ok: true, value: decoded.value, requestId, key, window: Math.min(window, MAX_WINDOW), headers: h };
