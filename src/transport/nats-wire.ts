@@ -60,6 +60,14 @@ export class EncodedHeaders extends MsgHdrsImpl {
  */
 const SAFE_SUBJECT = /^[^\x00-\x20\x7f]+$/;
 
+/** Throws for a subject that could end or split a command line. */
+function refuseUnsafe(subject: string): void {
+  if (!SAFE_SUBJECT.test(subject)) throw new Error(`invalid subject ${JSON.stringify(subject.slice(0, 256))}`);
+}
+
+/** Subjects kept encoded (`NatsWire.checkQueued`) before the set starts over: a few turns' worth of streams, bounded. */
+const SUBJECTS_KEPT = 256;
+
 /** The most a command line adds to its subject: `HPUB`, spaces, two sizes, CRLF. */
 const LINE_OVERHEAD = 48;
 
@@ -88,8 +96,14 @@ export class NatsWire {
   private readonly nc: NatsConnection;
   /** Undefined when this nats.js does not expose its outbound queue: then `nc.publish` per message. */
   private readonly protocol: ProtocolHandler | undefined;
-  /** The last subject found safe: a stream's messages go to one reply subject, mostly one after another. */
+  /** The last subject found safe (`check`). */
   private safeSubject: string | undefined;
+  /**
+   * The subjects of queued messages, found safe and encoded once (`checkQueued`): a stream's
+   * messages all go to one reply subject, and the streams of a turn interleave theirs. Starts
+   * over once it holds `SUBJECTS_KEPT`.
+   */
+  private readonly subjects = new Map<string, Uint8Array>();
   /**
    * Where batches are cut from, one after the other, never twice: nats.js and the socket may hold
    * a batch until it is written, so no region is reused, and a slab lives as long as one of its
@@ -110,12 +124,33 @@ export class NatsWire {
 
   /** Throws where `nc.publish` would refuse the message: a closed or draining connection, a bad subject, too many bytes. */
   check(subject: string, header: Uint8Array | undefined, data: Uint8Array | string): void {
-    if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
-    if (this.protocol?.noMorePublishing === true) throw new Error('the NATS connection is draining');
+    this.usable();
     if (subject !== this.safeSubject) {
-      if (!SAFE_SUBJECT.test(subject)) throw new Error(`invalid subject ${JSON.stringify(subject.slice(0, 256))}`);
+      refuseUnsafe(subject);
       this.safeSubject = subject;
     }
+    this.fits(header, data);
+  }
+
+  /** `check`, for a message queued for a batch (`publishChecked`): its subject is kept, encoded, for the next messages to it. */
+  checkQueued(subject: string, header: Uint8Array | undefined, data: Uint8Array | string): void {
+    this.usable();
+    if (!this.subjects.has(subject)) {
+      refuseUnsafe(subject);
+      if (this.subjects.size >= SUBJECTS_KEPT) this.subjects.clear();
+      this.subjects.set(subject, Buffer.from(subject, 'utf8'));
+    }
+    this.fits(header, data);
+  }
+
+  /** Throws when nothing can be published: the connection is closed, or draining. */
+  private usable(): void {
+    if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
+    if (this.protocol?.noMorePublishing === true) throw new Error('the NATS connection is draining');
+  }
+
+  /** Throws when the server takes no such message: headers it does not accept, more than its `max_payload`. */
+  private fits(header: Uint8Array | undefined, data: Uint8Array | string): void {
     const info = this.nc.info;
     if (header !== undefined && info?.headers === false) throw new Error('the NATS server does not accept headers');
     const size = data.length + (header?.length ?? 0);
@@ -130,12 +165,11 @@ export class NatsWire {
   }
 
   /**
-   * Publishes messages checked earlier (`check`), in order: as one buffer, when the queue is
-   * exposed. The connection is checked again: it may have closed or begun draining since.
+   * Publishes messages checked earlier (`check`, `checkQueued`), in order: as one buffer, when
+   * the queue is exposed. The connection is checked again: it may have closed or begun draining since.
    */
   publishChecked(messages: readonly WireMessage[]): void {
-    if (this.nc.isClosed()) throw new Error('the NATS connection is closed');
-    if (this.protocol?.noMorePublishing === true) throw new Error('the NATS connection is draining');
+    this.usable();
     if (this.protocol !== undefined) return this.write(messages, this.protocol);
     for (const { subject, header, data } of messages) this.nc.publish(subject, data, header === undefined ? undefined : { headers: new EncodedHeaders(header) });
   }
@@ -153,7 +187,13 @@ export class NatsWire {
       const size = data.length + (header?.length ?? 0);
       out.set(header === undefined ? PUB : HPUB, at);
       at += header === undefined ? PUB.length : HPUB.length;
-      at += out.write(subject, at, 'utf8');
+      const encoded = this.subjects.get(subject);
+      if (encoded === undefined) {
+        at += out.write(subject, at, 'utf8');
+      } else {
+        out.set(encoded, at);
+        at += encoded.length;
+      }
       out[at++] = 0x20;
       if (header !== undefined) {
         at = writeDecimal(out, at, header.length);

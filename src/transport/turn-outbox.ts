@@ -34,7 +34,7 @@ export class TurnOutbox {
    */
   publish(subject: string, header: Uint8Array | undefined, data: Uint8Array | string, wait: boolean): void {
     if (!wait && this.queued.length === 0) return this.wire.publish(subject, header, data);
-    this.wire.check(subject, header, data);
+    this.wire.checkQueued(subject, header, data);
     if (this.queued.length === 0) setImmediate(this.flushSoon);
     this.queued.push({ subject, header, data });
   }

@@ -85,7 +85,7 @@ describe('NatsWire: messages written as NATS protocol onto the connection', () =
         continue;
       }
       const batch = list.slice(i, i + 1 + Math.floor(random() * 40));
-      for (const m of batch) wire.check(m.subject, m.header, m.data);
+      for (const m of batch) wire.checkQueued(m.subject, m.header, m.data);
       wire.publishChecked(batch);
       i += batch.length;
     }
@@ -123,6 +123,20 @@ describe('NatsWire: messages written as NATS protocol onto the connection', () =
     assert.equal(nc.stats().outMsgs - stats.outMsgs, list.length);
   });
 
+  it('publishes to any number of subjects in batches, whatever it keeps encoded', async () => {
+    const wire = new NatsWire(nc);
+    const got = await collector(reader, 'many.>');
+    const list: WireMessage[] = Array.from({ length: 700 }, (_, i) => ({ subject: `many.s${i % 350}.é`, header: undefined, data: `"${i}"` }));
+    for (let i = 0; i < list.length; i += 50) {
+      const batch = list.slice(i, i + 50);
+      for (const m of batch) wire.checkQueued(m.subject, m.header, m.data);
+      wire.publishChecked(batch);
+    }
+    await nc.flush();
+    await waitFor(() => got.length, { what: 'every message delivered', until: (n) => n >= list.length });
+    assert.deepEqual(got, list.map((m): Seen => [m.subject, '', hex(m.data)]));
+  });
+
   it('refuses, before writing anything, a subject that would end or split the command line', async () => {
     const wire = new NatsWire(nc);
     const got = await collector(reader, 'refused.>');
@@ -130,6 +144,7 @@ describe('NatsWire: messages written as NATS protocol onto the connection', () =
     for (const subject of ['', 'refused.a b', 'refused.a\r\nPUB refused.injected 1\r\ny', 'refused.\ttab', 'refused.\x00', 'refused.\x7f']) {
       assert.throws(() => wire.publish(subject, undefined, data), /invalid subject/, JSON.stringify(subject));
       assert.throws(() => wire.check(subject, undefined, data), /invalid subject/, JSON.stringify(subject));
+      assert.throws(() => wire.checkQueued(subject, undefined, data), /invalid subject/, JSON.stringify(subject));
     }
     wire.publish('refused.sentinel', undefined, data);
     await nc.flush();
