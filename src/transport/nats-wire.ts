@@ -27,6 +27,8 @@ export interface WireMessage {
   readonly subject: string;
   readonly header: Uint8Array | undefined;
   readonly data: Uint8Array | string;
+  /** The subject's UTF-8, as `checkQueued` returned it. */
+  readonly subjectBytes?: Uint8Array | undefined;
 }
 
 /** The part of nats.js's protocol handler its publish goes through (`nats-core/lib/protocol.js`). */
@@ -101,7 +103,7 @@ export class NatsWire {
   /**
    * The subjects of queued messages, found safe and encoded once (`checkQueued`): a stream's
    * messages all go to one reply subject, and the streams of a turn interleave theirs. Starts
-   * over once it holds `SUBJECTS_KEPT`.
+   * over once it holds `SUBJECTS_KEPT` (what a message took with it stays valid).
    */
   private readonly subjects = new Map<string, Uint8Array>();
   /**
@@ -132,15 +134,21 @@ export class NatsWire {
     this.fits(header, data);
   }
 
-  /** `check`, for a message queued for a batch (`publishChecked`): its subject is kept, encoded, for the next messages to it. */
-  checkQueued(subject: string, header: Uint8Array | undefined, data: Uint8Array | string): void {
+  /**
+   * `check`, for a message queued for a batch (`publishChecked`): its subject is kept, encoded,
+   * for the next messages to it. Returns the encoding, for the message's `subjectBytes`.
+   */
+  checkQueued(subject: string, header: Uint8Array | undefined, data: Uint8Array | string): Uint8Array {
     this.usable();
-    if (!this.subjects.has(subject)) {
+    let encoded = this.subjects.get(subject);
+    if (encoded === undefined) {
       refuseUnsafe(subject);
       if (this.subjects.size >= SUBJECTS_KEPT) this.subjects.clear();
-      this.subjects.set(subject, Buffer.from(subject, 'utf8'));
+      encoded = Buffer.from(subject, 'utf8');
+      this.subjects.set(subject, encoded);
     }
     this.fits(header, data);
+    return encoded;
   }
 
   /** Throws when nothing can be published: the connection is closed, or draining. */
@@ -182,17 +190,16 @@ export class NatsWire {
     const start = out === this.slab ? this.slabUsed : 0;
     let at = start;
     let bytes = 0;
-    for (const { subject, header, data } of messages) {
+    for (const { subject, header, data, subjectBytes } of messages) {
       // `HPUB <subject> <header bytes> <size>␍␊<header><data>␍␊`, `PUB <subject> <size>␍␊<data>␍␊`
       const size = data.length + (header?.length ?? 0);
       out.set(header === undefined ? PUB : HPUB, at);
       at += header === undefined ? PUB.length : HPUB.length;
-      const encoded = this.subjects.get(subject);
-      if (encoded === undefined) {
+      if (subjectBytes === undefined) {
         at += out.write(subject, at, 'utf8');
       } else {
-        out.set(encoded, at);
-        at += encoded.length;
+        out.set(subjectBytes, at);
+        at += subjectBytes.length;
       }
       out[at++] = 0x20;
       if (header !== undefined) {

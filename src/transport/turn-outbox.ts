@@ -34,9 +34,9 @@ export class TurnOutbox {
    */
   publish(subject: string, header: Uint8Array | undefined, data: Uint8Array | string, wait: boolean): void {
     if (!wait && this.queued.length === 0) return this.wire.publish(subject, header, data);
-    this.wire.checkQueued(subject, header, data);
+    const subjectBytes = this.wire.checkQueued(subject, header, data);
     if (this.queued.length === 0) setImmediate(this.flushSoon);
-    this.queued.push({ subject, header, data });
+    this.queued.push({ subject, header, data, subjectBytes });
   }
 
   /** Hands every waiting message to nats.js, in order: at the end of each turn, and when asked (a stopping endpoint). */
