@@ -15,6 +15,9 @@
  * per response message, 8 requests in flight.
  *
  * Run: npm run bench:request-plane   (BENCH_REQUESTS=40000 BENCH_ROUNDS=11 BENCH_MODE=echo|stream)
+ * Each round's responder is a fresh process, warmed up by BENCH_WARMUP requests first (default:
+ * 3,000 responses' worth); the JIT compiles what the warm-up left cold inside the measured window,
+ * so a longer warm-up measures closer to the steady state.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -38,6 +41,7 @@ const PER_REQUEST = STREAM ? 100 : 1;
 const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? (STREAM ? 2000 : 40_000));
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 11);
 const CONCURRENCY = STREAM ? 8 : 64;
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? Math.ceil(3000 / PER_REQUEST));
 const VARIANTS = {
   raw: STREAM ? 'raw nats.js, publish loop' : 'raw nats.js',
   ...(STREAM ? { rawasync: 'raw nats.js, from an async generator' } : {}),
@@ -106,7 +110,7 @@ for (let round = 0; round < ROUNDS; round++) {
     await message<{ ready?: boolean }>(child, (m) => m.ready === true);
     const c = caller(variant);
     await c.start();
-    await load(Math.ceil(3000 / PER_REQUEST), c.call); // warm-up
+    await load(WARMUP, c.call);
     child.send('start');
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
@@ -127,8 +131,8 @@ for (let round = 0; round < ROUNDS; round++) {
 const rows = (of: Record<Variant, number[]>): Row[] => order.map((v) => ({ name: label(v), stats: stats(of[v]) }));
 printTable(
   STREAM
-    ? `Request plane, streaming: responder CPU per response message (1 request → 100 responses of 100 bytes, ${REQUESTS.toLocaleString()} requests × ${ROUNDS} rounds, ${CONCURRENCY} in flight)`
-    : `Request plane: responder CPU per request (echo of 100 bytes, ${REQUESTS.toLocaleString()} requests × ${ROUNDS} rounds, ${CONCURRENCY} in flight)`,
+    ? `Request plane, streaming: responder CPU per response message (1 request → 100 responses of 100 bytes, ${REQUESTS.toLocaleString()} requests × ${ROUNDS} rounds after ${WARMUP.toLocaleString()} to warm up, ${CONCURRENCY} in flight)`
+    : `Request plane: responder CPU per request (echo of 100 bytes, ${REQUESTS.toLocaleString()} requests × ${ROUNDS} rounds after ${WARMUP.toLocaleString()} to warm up, ${CONCURRENCY} in flight)`,
   STREAM ? 'µs/msg' : 'µs/req',
   rows(cpu),
   label('raw'),
