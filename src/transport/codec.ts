@@ -36,9 +36,8 @@ const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
  * quotes, which costs about half of `JSON.stringify` and an encoding.
  */
 export function encodeBody(value: unknown): Encoded {
-  if (value instanceof Uint8Array) return { data: value, contentType: ContentType.Bytes };
-  if (typeof value === 'string' && PLAIN.test(value)) return { data: Buffer.from(`"${value}"`, 'latin1'), contentType: ContentType.Json };
-  return encodeJson(value);
+  const payload = encodePayload(value);
+  return typeof payload.data === 'string' ? { data: Buffer.from(payload.data, 'latin1'), contentType: payload.contentType } : (payload as Encoded);
 }
 
 /** `encodeBody`, with a plain string (`PLAIN`) left as its JSON text for the writer to copy. */

@@ -148,12 +148,7 @@ export function replySubjectRefusal(reply: string): string | undefined {
   return undefined;
 }
 
-/** The last token of a reply subject: where a requester puts its tag. */
-export function replyTag(reply: string): string {
-  return reply.slice(reply.lastIndexOf('.') + 1);
-}
-
-/** Whether `tag` (one token, no `.`) is the last token of `reply`: `replyTag(reply) === tag`, without taking the token out. */
+/** Whether `tag` (one token, no `.`) is the last token of `reply`: its last `.`-separated token is `tag`, compared in place. */
 export function endsWithTag(reply: string, tag: string): boolean {
   const dot = reply.length - tag.length - 1;
   return dot < 0 ? reply === tag : reply.charCodeAt(dot) === 0x2e && reply.endsWith(tag);

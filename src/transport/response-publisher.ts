@@ -6,6 +6,7 @@
 import { MsgHdrsImpl, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
 import { encodePayload } from './codec.ts';
+import { headerLayout } from './header-block.ts';
 import { ContentType, Header, MessageKind, PROTOCOL_VERSION, type EndOfStream } from './protocol.ts';
 import { TurnOutbox } from './turn-outbox.ts';
 
@@ -64,11 +65,17 @@ function byLoad(entries: (load: number) => Array<[string, string]>): (load: numb
 }
 
 /**
+ * The layout of a JSON data message's block as `instanceHeaders` writes it — most of what a
+ * client's stream reads, which it reads by this layout (response-stream.ts).
+ */
+export const DATA_LAYOUT = headerLayout([Header.Protocol, Header.Instance, Header.Kind]);
+
+/**
  * The header blocks of one instance: every response names the instance, so a client reads one
  * instance per stream. A JSON body carries no content type (JSON is what its absence means): it
  * is most bodies, and the header would be a third of a short response's bytes on the wire.
  */
-function instanceHeaders(instanceId: string) {
+export function instanceHeaders(instanceId: string) {
   const base: Array<[string, string]> = [
     [Header.Protocol, PROTOCOL_VERSION],
     [Header.Instance, instanceId],

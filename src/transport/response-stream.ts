@@ -8,8 +8,8 @@ import type { Msg } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode, RemoteError } from '../errors.ts';
 import { decodeBody, isContentType } from './codec.ts';
 import type { HeaderBlock } from './header-block.ts';
-import { headerLayout } from './header-block.ts';
 import { readHeaders, single } from './message-headers.ts';
+import { DATA_LAYOUT } from './response-publisher.ts';
 import { ContentType, Header, INSTANCE_ID_RE, LOAD_RE, MessageKind, PROTOCOL_VERSION, RemoteErrorType, type EndOfStream, type ErrorBody } from './protocol.ts';
 
 export interface StreamHooks {
@@ -32,9 +32,6 @@ export interface StreamHooks {
   /** The instance `refusedBy` did not take the request (at its concurrency limit, or stopping); returns true when it was re-sent to another. */
   notTaken(refusedBy: string, overloaded: boolean): boolean;
 }
-
-/** The header block of a data message with a JSON body, as instances write it: most of what a stream reads, read by one match. */
-const DATA_LAYOUT = headerLayout([Header.Protocol, Header.Instance, Header.Kind]);
 
 type Waiter = { resolve: (r: IteratorResult<unknown>) => void; reject: (e: unknown) => void };
 
