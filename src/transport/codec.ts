@@ -12,12 +12,26 @@ export interface Encoded {
 }
 
 /**
- * A body as the wire writer takes it (nats-wire.ts): bytes, or a JSON text of printable ASCII —
- * one byte per character, so its length is its size — that the writer copies into the message
- * once, instead of bytes being made of it first and copied again.
+ * A body as the wire writer takes it (nats-wire.ts): bytes, or a plain string — printable ASCII
+ * with nothing JSON escapes (`PLAIN`) — which the writer copies into the message between quotes,
+ * as its JSON text, one byte per character: no JSON text is made of it, and no bytes of that to
+ * copy again.
  */
+export type WireBody = Uint8Array | string;
+
+/** A body's size on the wire. */
+export function wireSize(body: WireBody): number {
+  return typeof body === 'string' ? body.length + 2 : body.length;
+}
+
+/** The bytes a body stands for. */
+export function wireBytes(body: WireBody): Uint8Array {
+  return typeof body === 'string' ? Buffer.from(`"${body}"`, 'latin1') : body;
+}
+
+/** A body, and what it is. */
 export interface Payload {
-  readonly data: Uint8Array | string;
+  readonly data: WireBody;
   readonly contentType: ContentType;
 }
 
@@ -37,13 +51,13 @@ const ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
  */
 export function encodeBody(value: unknown): Encoded {
   const payload = encodePayload(value);
-  return typeof payload.data === 'string' ? { data: Buffer.from(payload.data, 'latin1'), contentType: payload.contentType } : (payload as Encoded);
+  return typeof payload.data === 'string' ? { data: wireBytes(payload.data), contentType: payload.contentType } : (payload as Encoded);
 }
 
-/** `encodeBody`, with a plain string (`PLAIN`) left as its JSON text for the writer to copy. */
+/** `encodeBody`, with a plain string (`PLAIN`) left as it is, for the writer to copy between quotes. */
 export function encodePayload(value: unknown): Payload {
   if (value instanceof Uint8Array) return { data: value, contentType: ContentType.Bytes };
-  if (typeof value === 'string' && PLAIN.test(value)) return { data: `"${value}"`, contentType: ContentType.Json };
+  if (typeof value === 'string' && PLAIN.test(value)) return { data: value, contentType: ContentType.Json };
   return encodeJson(value);
 }
 

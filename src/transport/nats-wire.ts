@@ -18,17 +18,13 @@
  * a message over the server's `max_payload` throw before anything is written.
  */
 import { MsgHdrsImpl, type NatsConnection } from '@nats-io/transport-node';
+import { wireBytes, wireSize, type WireBody } from './codec.ts';
 
-/**
- * One message: its subject, its encoded header block (none: `PUB`), its payload — bytes, or text
- * of one byte per character (ASCII: `encodePayload`, codec.ts), whose length is its size.
- */
-export interface WireMessage {
+/** A message held for `nc.publish` (a nats.js that does not expose its queue). */
+interface HeldMessage {
   readonly subject: string;
   readonly header: Uint8Array | undefined;
-  readonly data: Uint8Array | string;
-  /** The subject's UTF-8, as `checkQueued` returned it. */
-  readonly subjectBytes?: Uint8Array | undefined;
+  readonly body: WireBody;
 }
 
 /** The part of nats.js's protocol handler its publish goes through (`nats-core/lib/protocol.js`). */
@@ -67,17 +63,26 @@ function refuseUnsafe(subject: string): void {
   if (!SAFE_SUBJECT.test(subject)) throw new Error(`invalid subject ${JSON.stringify(subject.slice(0, 256))}`);
 }
 
-/** Subjects kept encoded (`NatsWire.checkQueued`) before the set starts over: a few turns' worth of streams, bounded. */
+/** Subjects kept encoded (`NatsWire.queue`) before the set starts over: a few turns' worth of streams, bounded. */
 const SUBJECTS_KEPT = 256;
 
 /** The most a command line adds to its subject: `HPUB`, spaces, two sizes, CRLF. */
 const LINE_OVERHEAD = 48;
 
-/** Buffers for batches are cut from slabs of this size (a larger batch gets its own). */
+/** Batches are written into slabs of this size; a message over a quarter of it gets a buffer of its own. */
 const SLAB_BYTES = 256 * 1024;
 
-const PUB = Buffer.from('PUB ', 'latin1');
-const HPUB = Buffer.from('HPUB ', 'latin1');
+const QUOTE = 0x22;
+
+/**
+ * Buffer's own Latin-1 writer, which `write(text, at, 'latin1')` ends in after normalizing and
+ * checking its arguments — a fifth of what writing a short body costs. Not documented, so only
+ * where it is there, as it is on every Node this package supports.
+ */
+type Latin1Writer = (this: Buffer, text: string, at: number, length: number) => number;
+const latin1Write = (Buffer.prototype as Buffer & { latin1Write?: Latin1Writer }).latin1Write;
+const writeLatin1: (out: Buffer, text: string, at: number) => void =
+  typeof latin1Write === 'function' ? (out, text, at) => void latin1Write.call(out, text, at, text.length) : (out, text, at) => void out.write(text, at, 'latin1');
 
 function handlerOf(nc: NatsConnection): ProtocolHandler | undefined {
   const protocol = (nc as { protocol?: Partial<ProtocolHandler> }).protocol;
@@ -94,6 +99,52 @@ function writeDecimal(out: Buffer, at: number, n: number): number {
   return end;
 }
 
+/**
+ * Writes one message's command at `at` — `HPUB <subject> <header bytes> <total bytes>␍␊<header>
+ * <body>␍␊`, `PUB <subject> <total bytes>␍␊<body>␍␊` — and returns where it ends. `out` has room.
+ */
+function writeMessage(out: Buffer, at: number, subject: string, subjectBytes: Uint8Array | undefined, header: Uint8Array | undefined, body: WireBody): number {
+  if (header === undefined) {
+    out[at++] = 0x50; // P
+  } else {
+    out[at++] = 0x48; // H
+    out[at++] = 0x50; // P
+  }
+  out[at++] = 0x55; // U
+  out[at++] = 0x42; // B
+  out[at++] = 0x20;
+  if (subjectBytes === undefined) {
+    at += out.write(subject, at, 'utf8');
+  } else {
+    out.set(subjectBytes, at);
+    at += subjectBytes.length;
+  }
+  out[at++] = 0x20;
+  if (header !== undefined) {
+    at = writeDecimal(out, at, header.length);
+    out[at++] = 0x20;
+  }
+  at = writeDecimal(out, at, wireSize(body) + (header?.length ?? 0));
+  out[at++] = 0x0d;
+  out[at++] = 0x0a;
+  if (header !== undefined) {
+    out.set(header, at);
+    at += header.length;
+  }
+  if (typeof body === 'string') {
+    out[at++] = QUOTE;
+    writeLatin1(out, body, at);
+    at += body.length;
+    out[at++] = QUOTE;
+  } else {
+    out.set(body, at);
+    at += body.length;
+  }
+  out[at++] = 0x0d;
+  out[at++] = 0x0a;
+  return at;
+}
+
 export class NatsWire {
   private readonly nc: NatsConnection;
   /** Undefined when this nats.js does not expose its outbound queue: then `nc.publish` per message. */
@@ -101,18 +152,24 @@ export class NatsWire {
   /** The last subject found safe (`check`). */
   private safeSubject: string | undefined;
   /**
-   * The subjects of queued messages, found safe and encoded once (`checkQueued`): a stream's
-   * messages all go to one reply subject, and the streams of a turn interleave theirs. Starts
-   * over once it holds `SUBJECTS_KEPT` (what a message took with it stays valid).
+   * The subjects of queued messages, found safe and encoded once: a stream's messages all go to
+   * one reply subject, and the streams of a turn interleave theirs. Starts over once it holds
+   * `SUBJECTS_KEPT` (an encoding already taken stays valid).
    */
   private readonly subjects = new Map<string, Uint8Array>();
   /**
-   * Where batches are cut from, one after the other, never twice: nats.js and the socket may hold
-   * a batch until it is written, so no region is reused, and a slab lives as long as one of its
-   * batches does. One allocation serves many turns instead of one each.
+   * Where messages are written, one after the other, never twice: nats.js and the socket may hold
+   * what was handed over until it is written, so no region is reused, and a slab lives as long as
+   * one of its batches does. One allocation serves many turns instead of one each.
    */
   private slab = Buffer.allocUnsafeSlow(0);
   private slabUsed = 0;
+  /** Where the queued messages begin in the slab: they end at `slabUsed`. */
+  private queuedFrom = 0;
+  private queuedCount = 0;
+  private queuedBytes = 0;
+  /** Queued messages for `nc.publish`, when nats.js does not expose its queue. */
+  private held: HeldMessage[] = [];
 
   constructor(nc: NatsConnection) {
     this.nc = nc;
@@ -124,22 +181,26 @@ export class NatsWire {
     return this.protocol !== undefined;
   }
 
-  /** Throws where `nc.publish` would refuse the message: a closed or draining connection, a bad subject, too many bytes. */
-  check(subject: string, header: Uint8Array | undefined, data: Uint8Array | string): void {
-    this.usable();
-    if (subject !== this.safeSubject) {
-      refuseUnsafe(subject);
-      this.safeSubject = subject;
-    }
-    this.fits(header, data);
+  /** Whether messages wait for `flush`. */
+  get queued(): boolean {
+    return this.queuedCount > 0 || this.held.length > 0;
   }
 
   /**
-   * `check`, for a message queued for a batch (`publishChecked`): its subject is kept, encoded,
-   * for the next messages to it. Returns the encoding, for the message's `subjectBytes`.
+   * Throws where `nc.publish` would refuse the message: a closed or draining connection, a bad
+   * subject, too many bytes. `keep`: the subject is kept encoded for the next messages to it, and
+   * its encoding returned; else (a subject met once: a unary request's reply) it is written as it is.
    */
-  checkQueued(subject: string, header: Uint8Array | undefined, data: Uint8Array | string): Uint8Array {
+  private check(subject: string, header: Uint8Array | undefined, body: WireBody, keep: boolean): Uint8Array | undefined {
     this.usable();
+    this.fits(header, body);
+    if (!keep) {
+      if (subject !== this.safeSubject) {
+        refuseUnsafe(subject);
+        this.safeSubject = subject;
+      }
+      return undefined;
+    }
     let encoded = this.subjects.get(subject);
     if (encoded === undefined) {
       refuseUnsafe(subject);
@@ -147,7 +208,6 @@ export class NatsWire {
       encoded = Buffer.from(subject, 'utf8');
       this.subjects.set(subject, encoded);
     }
-    this.fits(header, data);
     return encoded;
   }
 
@@ -158,86 +218,91 @@ export class NatsWire {
   }
 
   /** Throws when the server takes no such message: headers it does not accept, more than its `max_payload`. */
-  private fits(header: Uint8Array | undefined, data: Uint8Array | string): void {
+  private fits(header: Uint8Array | undefined, body: WireBody): void {
     const info = this.nc.info;
     if (header !== undefined && info?.headers === false) throw new Error('the NATS server does not accept headers');
-    const size = data.length + (header?.length ?? 0);
+    const size = wireSize(body) + (header?.length ?? 0);
     if (info !== undefined && size > info.max_payload) throw new Error(`${size} bytes with headers are over the NATS server's max_payload of ${info.max_payload} bytes`);
   }
 
-  /** Checks and publishes one message. */
-  publish(subject: string, header: Uint8Array | undefined, data: Uint8Array | string): void {
-    this.check(subject, header, data);
-    if (this.protocol === undefined) this.nc.publish(subject, data, header === undefined ? undefined : { headers: new EncodedHeaders(header) });
-    else this.write([{ subject, header, data }], this.protocol);
+  /** Checks one message and publishes it at once — behind the queued ones, which go with it. */
+  publish(subject: string, header: Uint8Array | undefined, body: WireBody): void {
+    this.enqueue(subject, header, body, false);
+    this.flush();
   }
 
   /**
-   * Publishes messages checked earlier (`check`, `checkQueued`), in order: as one buffer, when
-   * the queue is exposed. The connection is checked again: it may have closed or begun draining since.
+   * Checks one message and queues it, behind those queued, for `flush`: written into the batch
+   * now, so a message that cannot go fails here, with its caller. A subject queued to is kept
+   * encoded for the messages after.
    */
-  publishChecked(messages: readonly WireMessage[]): void {
-    this.usable();
-    if (this.protocol !== undefined) return this.write(messages, this.protocol);
-    for (const { subject, header, data } of messages) this.nc.publish(subject, data, header === undefined ? undefined : { headers: new EncodedHeaders(header) });
+  queue(subject: string, header: Uint8Array | undefined, body: WireBody): void {
+    this.enqueue(subject, header, body, true);
   }
 
-  private write(messages: readonly WireMessage[], protocol: ProtocolHandler): void {
-    let capacity = 0;
+  private enqueue(subject: string, header: Uint8Array | undefined, body: WireBody, keep: boolean): void {
+    const subjectBytes = this.check(subject, header, body, keep);
+    if (this.protocol === undefined) {
+      this.held.push({ subject, header, body });
+      return;
+    }
+    const size = wireSize(body) + (header?.length ?? 0);
     // A subject's UTF-8 takes at most three bytes per UTF-16 unit.
-    for (const m of messages) capacity += 3 * m.subject.length + LINE_OVERHEAD + (m.header?.length ?? 0) + m.data.length;
-    const out = this.room(capacity);
-    const start = out === this.slab ? this.slabUsed : 0;
-    let at = start;
-    let bytes = 0;
-    for (const { subject, header, data, subjectBytes } of messages) {
-      // `HPUB <subject> <header bytes> <size>␍␊<header><data>␍␊`, `PUB <subject> <size>␍␊<data>␍␊`
-      const size = data.length + (header?.length ?? 0);
-      out.set(header === undefined ? PUB : HPUB, at);
-      at += header === undefined ? PUB.length : HPUB.length;
-      if (subjectBytes === undefined) {
-        at += out.write(subject, at, 'utf8');
-      } else {
-        out.set(subjectBytes, at);
-        at += subjectBytes.length;
-      }
-      out[at++] = 0x20;
-      if (header !== undefined) {
-        at = writeDecimal(out, at, header.length);
-        out[at++] = 0x20;
-      }
-      at = writeDecimal(out, at, size);
-      out[at++] = 0x0d;
-      out[at++] = 0x0a;
-      if (header !== undefined) {
-        out.set(header, at);
-        at += header.length;
-      }
-      if (typeof data === 'string') out.write(data, at, 'latin1');
-      else out.set(data, at);
-      at += data.length;
-      out[at++] = 0x0d;
-      out[at++] = 0x0a;
-      bytes += size;
+    const room = (subjectBytes?.length ?? 3 * subject.length) + LINE_OVERHEAD + size;
+    if (room > SLAB_BYTES / 4) {
+      // Its own buffer, behind what is queued: handed over at once, in order.
+      this.handOver(this.protocol);
+      const out = Buffer.allocUnsafeSlow(room);
+      this.count(1, size);
+      this.protocol.sendCommand(out.subarray(0, writeMessage(out, 0, subject, subjectBytes, header, body)));
+      return;
     }
-    if (out === this.slab) this.slabUsed = at;
-    // nats.js's counters, kept as its publish keeps them (`nc.stats()`).
-    protocol.outMsgs += messages.length;
-    protocol.outBytes += bytes;
-    protocol.sendCommand(out.subarray(start, at));
+    if (this.slabUsed + room > this.slab.length) {
+      this.handOver(this.protocol);
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.slabUsed = this.queuedFrom = 0;
+    }
+    this.slabUsed = writeMessage(this.slab, this.slabUsed, subject, subjectBytes, header, body);
+    this.queuedCount++;
+    this.queuedBytes += size;
   }
 
   /**
-   * Where `capacity` bytes that nothing else will ever write to can go: the slab, from
-   * `slabUsed` on (a new one when it has not that much left; what the batch uses of it is taken
-   * after), or, for a large batch, a buffer of its own.
+   * Hands the queued messages to nats.js, in order, as one buffer. The connection is checked
+   * again: it may have closed or begun draining since they were queued; then they are dropped,
+   * and this throws.
    */
-  private room(capacity: number): Buffer {
-    if (capacity > SLAB_BYTES / 4) return Buffer.allocUnsafeSlow(capacity);
-    if (this.slabUsed + capacity > this.slab.length) {
-      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-      this.slabUsed = 0;
+  flush(): void {
+    if (this.protocol === undefined) {
+      const held = this.held;
+      if (held.length === 0) return;
+      this.held = [];
+      this.usable();
+      for (const { subject, header, body } of held) this.nc.publish(subject, wireBytes(body), header === undefined ? undefined : { headers: new EncodedHeaders(header) });
+      return;
     }
-    return this.slab;
+    if (this.queuedCount === 0) return;
+    try {
+      this.usable();
+    } catch (err) {
+      this.queuedFrom = this.slabUsed;
+      this.queuedCount = this.queuedBytes = 0;
+      throw err;
+    }
+    this.handOver(this.protocol);
+  }
+
+  private handOver(protocol: ProtocolHandler): void {
+    if (this.queuedCount === 0) return;
+    this.count(this.queuedCount, this.queuedBytes);
+    protocol.sendCommand(this.slab.subarray(this.queuedFrom, this.slabUsed));
+    this.queuedFrom = this.slabUsed;
+    this.queuedCount = this.queuedBytes = 0;
+  }
+
+  /** nats.js's counters, kept as its publish keeps them (`nc.stats()`). */
+  private count(messages: number, bytes: number): void {
+    this.protocol!.outMsgs += messages;
+    this.protocol!.outBytes += bytes;
   }
 }

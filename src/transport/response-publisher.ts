@@ -5,7 +5,7 @@
  */
 import { MsgHdrsImpl, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
-import { encodePayload } from './codec.ts';
+import { encodePayload, wireSize, type WireBody } from './codec.ts';
 import { headerLayout } from './header-block.ts';
 import { ContentType, Header, MessageKind, PROTOCOL_VERSION, type EndOfStream } from './protocol.ts';
 import { TurnOutbox } from './turn-outbox.ts';
@@ -139,7 +139,7 @@ export class ResponsePublisher {
 
   /** A `data` message, or a `last` one when `load` is given. Returns the payload's size in bytes. */
   private publishResponse(reply: string, value: unknown, index: number, load: number | undefined): number {
-    let data: Uint8Array | string;
+    let data: WireBody;
     let header: Uint8Array;
     try {
       const enc = encodePayload(value);
@@ -150,13 +150,14 @@ export class ResponsePublisher {
     } catch (err) {
       throw new PublishFailure(`response ${index} cannot be encoded: ${(err as Error).message}`, { cause: err });
     }
+    const size = wireSize(data);
     try {
       this.outbox.publish(reply, header, data, load === undefined);
     } catch (err) {
-      throw new PublishFailure(`response ${index} (${data.length} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
+      throw new PublishFailure(`response ${index} (${size} bytes) cannot be published: ${(err as Error).message}`, { cause: err });
     }
-    this.observer.responsePublished(data.length);
-    return data.length;
+    this.observer.responsePublished(size);
+    return size;
   }
 
   /** `load`: the other requests the instance has in flight, reported to the caller's router. */

@@ -12,13 +12,12 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
-import { NatsWire, type WireMessage } from './nats-wire.ts';
+import type { WireBody } from './codec.ts';
+import { NatsWire } from './nats-wire.ts';
 
 export class TurnOutbox {
   private readonly wire: NatsWire;
   private readonly logger: Logger;
-  /** Messages waiting for the end of this turn, in order. */
-  private queued: WireMessage[] = [];
   private readonly flushSoon = (): void => this.flush();
 
   constructor(nc: NatsConnection, logger: Logger) {
@@ -29,27 +28,26 @@ export class TurnOutbox {
   /**
    * Publishes now, or — when `wait`, or while messages wait — queues it for the end of this turn,
    * after the checks nats.js's publish makes (connection, subject, size), so a message that cannot
-   * go fails here, with the caller, as a direct publish would. `header`: the encoded header block;
-   * `data`: as `WireMessage` takes it.
+   * go fails here, with the caller, as a direct publish would. `header`: the encoded header block.
    */
-  publish(subject: string, header: Uint8Array | undefined, data: Uint8Array | string, wait: boolean): void {
-    if (!wait && this.queued.length === 0) return this.wire.publish(subject, header, data);
-    const subjectBytes = this.wire.checkQueued(subject, header, data);
-    if (this.queued.length === 0) setImmediate(this.flushSoon);
-    this.queued.push({ subject, header, data, subjectBytes });
+  publish(subject: string, header: Uint8Array | undefined, body: WireBody, wait: boolean): void {
+    if (!this.wire.queued) {
+      if (!wait) return this.wire.publish(subject, header, body);
+      this.wire.queue(subject, header, body);
+      setImmediate(this.flushSoon);
+      return;
+    }
+    this.wire.queue(subject, header, body);
   }
 
   /** Hands every waiting message to nats.js, in order: at the end of each turn, and when asked (a stopping endpoint). */
   flush(): void {
-    const batch = this.queued;
-    if (batch.length === 0) return;
-    this.queued = [];
     try {
-      this.wire.publishChecked(batch);
+      this.wire.flush();
     } catch (err) {
       // Checked when queued: only a connection lost within this turn gets here, and then the
       // requesters see their streams cut short.
-      this.logger.debug('queued messages not published', { count: batch.length, error: err });
+      this.logger.debug('queued messages not published', { error: err });
     }
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeBody, encodeBody, encodePayload } from '../../src/transport/codec.ts';
+import { decodeBody, encodeBody, encodePayload, wireSize } from '../../src/transport/codec.ts';
 import { cancelSubject, ContentType, endpointSubject, instanceSubject, REQUEST_ID_RE } from '../../src/transport/protocol.ts';
 import { rng } from '../helpers/rng.ts';
 
@@ -63,8 +63,11 @@ describe('codec: strings written straight into bytes', () => {
       const payload = encodePayload(s);
       assert.equal(payload.contentType, ContentType.Json);
       if (typeof payload.data === 'string') {
+        // The string itself, which the writer puts between quotes.
+        assert.equal(payload.data, s);
         assert.match(payload.data, /^[\x20-\x7f]*$/, JSON.stringify(s));
-        assert.deepEqual([...Buffer.from(payload.data, 'latin1')], [...encoded.data], JSON.stringify(s));
+        assert.deepEqual([...Buffer.from(`"${payload.data}"`, 'latin1')], [...encoded.data], JSON.stringify(s));
+        assert.equal(wireSize(payload.data), encoded.data.length);
       } else {
         assert.deepEqual([...payload.data], [...encoded.data], JSON.stringify(s));
       }
