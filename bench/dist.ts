@@ -5,7 +5,8 @@
  * per-request cost the published code does not have.
  */
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** Builds `dist/` from the current sources (`npm run build`). */
 export function buildDist(): void {
@@ -14,7 +15,12 @@ export function buildDist(): void {
   if (build.status !== 0) throw new Error('npm run build failed');
 }
 
-/** Imports `dist/<module>.js`, typed as its source (`fromDist<typeof import('../src/x.ts')>('x')`). */
+/**
+ * Imports `dist/<module>.js`, typed as its source (`fromDist<typeof import('../src/x.ts')>('x')`).
+ * `BENCH_DIST`: another build's `dist/` directory instead (bench/request-plane.ts's `BENCH_BASE`).
+ */
 export async function fromDist<T>(module: string): Promise<T> {
-  return (await import(new URL(`../dist/${module}.js`, import.meta.url).href)) as T;
+  const dist = process.env['BENCH_DIST'];
+  const root = dist === undefined ? new URL('../dist/', import.meta.url) : pathToFileURL(`${resolve(dist)}/`);
+  return (await import(new URL(`${module}.js`, root).href)) as T;
 }

@@ -15,9 +15,16 @@
  * per response message, 8 requests in flight.
  *
  * Run: npm run bench:request-plane   (BENCH_REQUESTS=40000 BENCH_ROUNDS=11 BENCH_MODE=echo|stream)
- * Each round's responder is a fresh process, warmed up by BENCH_WARMUP requests first (default:
- * 3,000 responses' worth); the JIT compiles what the warm-up left cold inside the measured window,
- * so a longer warm-up measures closer to the steady state.
+ * BENCH_VARIANTS=raw,ours: only those variants. BENCH_BASE=<dir>: one more, `base` — ours with
+ * metrics as another build serves it (the `dist/` directory of an earlier commit, built with its
+ * `npm run build`), so a change is measured against what it changes in the same run, round by
+ * round. BENCH_NODE_FLAGS: flags for the responders' Node.
+ * Each round's responder is a fresh process, warmed up by BENCH_WARMUP requests first (default
+ * 3,000, in both modes): V8 optimizes a function only after some thousands of calls, and a
+ * stream's per-request code (parsing the request, starting and ending it) is called once per 100
+ * messages — with a warm-up of 30 streams, V8's helper threads spent more CPU compiling it inside
+ * the measured window than the main thread spent serving (docs/benchmarks.md, §8). What a fresh
+ * process pays is seen with BENCH_WARMUP=30, and in the helper-thread table either way.
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -41,7 +48,10 @@ const PER_REQUEST = STREAM ? 100 : 1;
 const REQUESTS = Number(process.env['BENCH_REQUESTS'] ?? (STREAM ? 2000 : 40_000));
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 11);
 const CONCURRENCY = STREAM ? 8 : 64;
-const WARMUP = Number(process.env['BENCH_WARMUP'] ?? Math.ceil(3000 / PER_REQUEST));
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 3000);
+const BASE = process.env['BENCH_BASE'];
+/** Flags for the responders' Node, e.g. `--trace-opt --trace-deopt` to see what V8 compiles when. */
+const NODE_FLAGS = process.env['BENCH_NODE_FLAGS']?.split(' ').filter(Boolean) ?? [];
 const VARIANTS = {
   raw: STREAM ? 'raw nats.js, publish loop' : 'raw nats.js',
   ...(STREAM ? { rawasync: 'raw nats.js, from an async generator' } : {}),
@@ -50,8 +60,9 @@ const VARIANTS = {
   traced: 'ours + tracing hooks, no SDK',
   otel: 'ours, stock OTel sync instruments',
   prom: 'ours, prom-client',
+  ...(BASE !== undefined ? { base: 'ours, automatic metrics, base build' } : {}),
 } as const;
-type Variant = 'raw' | 'rawasync' | 'bare' | 'ours' | 'traced' | 'otel' | 'prom';
+type Variant = 'raw' | 'rawasync' | 'bare' | 'ours' | 'traced' | 'otel' | 'prom' | 'base';
 
 const PIN = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 if (PIN) spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
@@ -91,9 +102,12 @@ function caller(variant: Variant): { call: () => Promise<unknown>; close: () => 
   return { call: () => client.generate(payload).collect(), close: () => client.close(), start: () => client.start() };
 }
 
-const order = Object.keys(VARIANTS) as Variant[];
-const samples = (): Record<Variant, number[]> => ({ raw: [], rawasync: [], bare: [], ours: [], traced: [], otel: [], prom: [] });
+const only = process.env['BENCH_VARIANTS']?.split(',');
+const order = (Object.keys(VARIANTS) as Variant[]).filter((v) => only === undefined || only.includes(v) || v === 'base');
+const samples = (): Record<Variant, number[]> => ({ raw: [], rawasync: [], bare: [], ours: [], traced: [], otel: [], prom: [], base: [] });
 const cpu = samples();
+/** The part of `cpu` on V8's helper threads (compiling, collecting garbage), where /proc tells. */
+const helperCpu = samples();
 const callerCpu = samples();
 const rps = samples();
 const label = (v: Variant): string => (VARIANTS as Record<string, string>)[v]!;
@@ -103,10 +117,11 @@ for (let round = 0; round < ROUNDS; round++) {
     // The responder gets a core of its own (when taskset exists): the requester and nats-server
     // share the other, so the responder's CPU time is not inflated by their scheduling.
     const script = fileURLToPath(new URL('./responder.ts', import.meta.url));
-    const args = [variant, nats.url, STREAM ? 'stream' : 'echo'];
+    const args = [variant === 'base' ? 'ours' : variant, nats.url, STREAM ? 'stream' : 'echo'];
+    const env = variant === 'base' ? { ...process.env, BENCH_DIST: BASE } : process.env;
     const child = PIN
-      ? spawn('taskset', ['-c', '1', process.execPath, '--import', 'tsx', script, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-      : fork(script, args, { execArgv: ['--import', 'tsx'] });
+      ? spawn('taskset', ['-c', '1', process.execPath, ...NODE_FLAGS, '--import', 'tsx', script, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env })
+      : fork(script, args, { execArgv: [...NODE_FLAGS, '--import', 'tsx'], env });
     await message<{ ready?: boolean }>(child, (m) => m.ready === true);
     const c = caller(variant);
     await c.start();
@@ -118,8 +133,9 @@ for (let round = 0; round < ROUNDS; round++) {
     const ms = performance.now() - t0;
     const used = process.cpuUsage(cpu0);
     child.send('stop');
-    const r = await message<{ cpuUs?: number; requests?: number }>(child, (m) => m.cpuUs !== undefined);
+    const r = await message<{ cpuUs?: number; mainShare?: number; requests?: number }>(child, (m) => m.cpuUs !== undefined);
     cpu[variant].push(r.cpuUs! / (r.requests! * PER_REQUEST));
+    if (r.mainShare !== undefined) helperCpu[variant].push((r.cpuUs! * (1 - r.mainShare)) / (r.requests! * PER_REQUEST));
     callerCpu[variant].push((used.user + used.system) / REQUESTS);
     rps[variant].push((REQUESTS / ms) * 1000);
     await c.close();
@@ -137,13 +153,21 @@ printTable(
   rows(cpu),
   label('raw'),
 );
+if (helperCpu.ours.length > 0) {
+  printTable(
+    `Of which on the responder's other threads: V8 compiling hot code and collecting garbage (a fresh process compiles inside a short window: BENCH_WARMUP)`,
+    STREAM ? 'µs/msg' : 'µs/req',
+    rows(helperCpu),
+    label('raw'),
+  );
+}
 printTable('Requester CPU per request, same runs (the benchmark process; nats-server shares its core)', 'µs/req', rows(callerCpu), label('raw'));
 printTable('Throughput, same runs (one requester process)', 'req/s', rows(rps), label('raw'));
 // Machine drift moves whole rounds up and down; the ratio within each round (variants run back to
 // back) is steadier than the ratio of medians, so both are shown.
 const paired = (a: number[], b: number[]) => stats(a.map((x, i) => x / b[i]!)).median;
 const ratio = (a: number[], b: number[]) => stats(a).median / stats(b).median;
-const both = (a: number[], b: number[]) => `${ratio(a, b).toFixed(2)}× (per-round ${paired(a, b).toFixed(2)}×)`;
+const both = (a: number[], b: number[]) => (a.length === 0 || b.length === 0 ? 'not run' : `${ratio(a, b).toFixed(2)}× (per-round ${paired(a, b).toFixed(2)}×)`);
 console.log(`\n${PIN ? 'responder pinned to core 1; requester and nats-server on core 0' : 'no CPU pinning (taskset missing)'}`);
 if (STREAM) {
   console.log(`responder per message, ours with metrics vs raw publish loop: ${both(cpu.ours, cpu.raw)} (target ≤ 1.5×); vs raw from an async generator: ${both(cpu.ours, cpu.rawasync)}`);
@@ -155,6 +179,7 @@ if (STREAM) {
 console.log(`metrics on top of the plane: responder CPU ${both(cpu.ours, cpu.bare)} (target ≤ 1.05×), throughput ${both(rps.ours, rps.bare)}`);
 console.log(`tracing hooks with no SDK on top of the metrics: responder CPU ${both(cpu.traced, cpu.ours)}`);
 console.log(`stock OTel instead of ours: responder CPU ${both(cpu.otel, cpu.bare)} of bare; prom-client ${both(cpu.prom, cpu.bare)}`);
+if (BASE !== undefined) console.log(`this build against the base build (${BASE}), ours with metrics: responder CPU ${both(cpu.ours, cpu.base)} (both driven by this build's client)`);
 await transport.close();
 await raw.close();
 await nats.stop();

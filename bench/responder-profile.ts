@@ -58,7 +58,7 @@ async function load(n: number): Promise<void> {
     }),
   );
 }
-await load(Math.ceil(20_000 / PER_REQUEST)); // warm-up: outside the profile
+await load(3000); // warm-up, outside the profile: as bench/request-plane.ts's
 child.send('start');
 await load(REQUESTS);
 const result = next<{ cpuUs: number; requests: number }>();

@@ -6,12 +6,14 @@
  * `stream`: every request is answered with 100 responses of 100 bytes (a 98-character JSON
  * string; `raw` publishes the same 100 bytes 100 times in a loop, then an empty message that ends
  * it; `rawasync` the same, each message taken from an async generator as ours are).
- * IPC: parent sends 'start' / 'stop'; child answers { ready } and { cpuUs, requests }.
+ * IPC: parent sends 'start' / 'stop'; child answers { ready } and { cpuUs, mainShare, requests }:
+ * `mainShare`, the part of the CPU time spent on the main thread (Linux: from /proc; else
+ * undefined) — the rest is V8's helper threads, compiling hot code and collecting garbage.
  * BENCH_CPU_PROFILE=<file>: writes a V8 CPU profile of the measured window alone, 'start' to 'stop'
  * (the `--cpu-prof` format, sampled every 50 µs as `--cpu-prof-interval=50`), for
  * bench/profile-summary.ts — without the start-up a whole-process `--cpu-prof` also holds.
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { connect, type Msg } from '@nats-io/transport-node';
 import client from 'prom-client';
@@ -193,17 +195,44 @@ if (profiler !== undefined) {
   await profiler.post('Profiler.enable');
   await profiler.post('Profiler.setSamplingInterval', { interval: 50 });
 }
+/**
+ * Clock ticks of CPU (user + system) so far, of the main thread and of all threads — the main
+ * thread's task id is the process id — or undefined where /proc is not there. Ticks are coarse
+ * (10 ms), so only their ratio is used, applied to `process.cpuUsage()`.
+ */
+function threadTicks(): { main: number; all: number } | undefined {
+  try {
+    let main = 0;
+    let all = 0;
+    for (const task of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${task}/stat`, 'utf8');
+      // Fields after the command name, which is in parentheses: utime and stime are the 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      all += ticks;
+      if (task === String(process.pid)) main = ticks;
+    }
+    return { main, all };
+  } catch {
+    return undefined;
+  }
+}
+
 let cpu = process.cpuUsage();
+let ticks = threadTicks();
 let from = 0;
 process.on('message', async (m: string) => {
   if (m === 'start') {
     await profiler?.post('Profiler.start');
     cpu = process.cpuUsage();
+    ticks = threadTicks();
     from = served;
   } else if (m === 'stop') {
     const d = process.cpuUsage(cpu);
+    const now = threadTicks();
+    const mainShare = now === undefined || ticks === undefined || now.all === ticks.all ? undefined : (now.main - ticks.main) / (now.all - ticks.all);
     if (profiler !== undefined) writeFileSync(profileFile!, JSON.stringify((await profiler.post('Profiler.stop')).profile));
-    process.send!({ cpuUs: d.user + d.system, requests: served - from });
+    process.send!({ cpuUs: d.user + d.system, mainShare, requests: served - from });
   } else if (m === 'exit') {
     void nc.close().then(() => process.exit(0));
   }
