@@ -20,7 +20,7 @@ import client from 'prom-client';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { trace } from '@opentelemetry/api';
 import { DEFAULT_DURATION_BUCKETS, DEFAULT_INTER_RESPONSE_BUCKETS, EndpointMetric, type ErrorType } from '../src/metrics/names.ts';
-import type { RequestObserver } from '../src/transport/endpoint-server.ts';
+import type { RequestObserver } from '../src/transport/request-runner.ts';
 import { fromDist } from './dist.ts';
 import { stockInstruments } from './common.ts';
 

@@ -1,56 +1,28 @@
 /**
  * Serves one endpoint on NATS: subscribes its subject (queue group shared by all instances), its
- * instance subject, its cancel subject and its control subject; runs the engine for each request
- * `parseRequest` accepts; publishes the response stream. It reports every step to a
- * `RequestObserver` (the endpoint's metrics) and knows nothing about what the observer does with it.
+ * instance subject, its cancel subject and its control subject; takes each request
+ * `parseRequest` accepts, or refuses it, and hands it to the `RequestRunner`, which runs it to its
+ * end; routes acknowledgements and cancels to the streams they name; and stops without losing a
+ * request (`stop`).
  *
- * Invariant: for every message taken off the wire, `requestStarted` is called once, then
- * `requestEnded` exactly once — in `finish()` (guarded: it runs once per stream) or at the end of
- * `refuse()` — on every path.
+ * Invariant: for every message taken off the wire, `requestStarted` is called once, then the
+ * runner ends it exactly once (request-runner.ts).
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { DynamoError, ErrorCode } from '../errors.ts';
 import type { Logger } from '../logging/logger.ts';
-import { RateLimitedLog } from '../logging/rate-limited.ts';
 import { CancelReason, ErrorType } from '../metrics/names.ts';
 import { readHeaders } from './message-headers.ts';
 import { REQUEST_LAYOUT } from './request-header-block.ts';
 import { flushSubscriptions } from './nats-connection.ts';
-import { announceSubject, cancelSubject, controlSubject, DEFAULT_WINDOW, instanceSubject, parseAck, RemoteErrorType, TOKEN_RE } from './protocol.ts';
+import { announceSubject, cancelSubject, controlSubject, instanceSubject, parseAck, RemoteErrorType, TOKEN_RE } from './protocol.ts';
 import { LazyRequestContext } from './request-context.ts';
-import { Answer, parseRequest, type RefusedRequest } from './request-parser.ts';
-import { OK, type RequestOutcome, type ServerTracer, type TraceIds } from './request-tracing.ts';
+import { Answer, parseRequest } from './request-parser.ts';
+import { RequestRunner, type RequestObserver, type ServerEngine } from './request-runner.ts';
+import type { ServerTracer } from './request-tracing.ts';
 import { keyOf } from './request-secret.ts';
-import { errorText, isPromiseLike, isStream, responsesOf, type ResponseSource } from './engine-output.ts';
-import { FinalFailure, PublishFailure, ResponsePublisher } from './response-publisher.ts';
-import { CANCELLED, ServedStream } from './served-stream.ts';
-
-export interface RequestObserver {
-  requestStarted(requestBytes: number): number;
-  responsePublished(bytes: number): void;
-  /**
-   * A data message was published: `since` is the request's start mark for its first one, else the
-   * mark returned for the previous one. Returns this message's mark (one clock read serves both).
-   * `sampled`: the request's span, when sampled — for the first one (the time to first response
-   * keeps it as an exemplar).
-   */
-  dataPublished(since: number, first: boolean, sampled?: TraceIds): number;
-  error(type: ErrorType): void;
-  /** The request ended early for `reason` (its requester cancelled, stalled, or shutdown's grace ended): never also an `error`. */
-  cancelled(reason: CancelReason): void;
-  /**
-   * The request is over. `sampled`: its span, when it is sampled (the duration histogram keeps it as
-   * an exemplar); `failed`: the `error_type` it was counted under, if any (a cancellation is none);
-   * `endMark`: the mark `dataPublished` returned for the message that ended the stream, when one
-   * did (a `last` message): the end is that moment, and the clock is not read again.
-   */
-  requestEnded(startMark: number, sampled?: TraceIds, failed?: ErrorType, endMark?: number): void;
-  /** A valid request refused because the endpoint serves `maxConcurrency` already: not a request served, not an error. */
-  requestRefused?(): void;
-}
-
-/** Returns a value, a promise of one, or an async iterable of responses. */
-export type ServerEngine<TEndpoint> = (request: unknown, ctx: LazyRequestContext<TEndpoint>) => unknown;
+import { ResponsePublisher } from './response-publisher.ts';
+import { ServedStream } from './served-stream.ts';
 
 export interface EndpointServerOptions<TEndpoint> {
   nc: NatsConnection;
@@ -71,17 +43,6 @@ export interface EndpointServerOptions<TEndpoint> {
   lingerMs?: number;
 }
 
-/**
- * After this many responses, or this many payload bytes, since its last turn of the event loop,
- * the stream loop takes one (a macrotask), so a handler that yields synchronously forever cannot
- * starve I/O (acks, cancels, other requests). Each turn costs an event-loop pass and a socket
- * write of what the turn queued (turn-outbox.ts), so not more often: the count is the default
- * window, before which a stream of a default reader does not wait for credit anyway; the bytes
- * bound a turn of large responses.
- */
-const TURN_RESPONSES = DEFAULT_WINDOW;
-const TURN_BYTES = 1024 * 1024;
-
 /** A stopping instance stops lingering once no direct request has come for this long. */
 const LINGER_QUIET_MS = 250;
 
@@ -90,35 +51,38 @@ const MAX_CONTROL_BYTES = 96;
 
 export class EndpointServer<TEndpoint> {
   private readonly options: EndpointServerOptions<TEndpoint>;
-  /** Streams in flight, by their requester's key (which only their requester can have made). */
-  private readonly active = new Map<string, ServedStream<TEndpoint>>();
+  private readonly runner: RequestRunner<TEndpoint>;
+  /** Streams in flight, by their requester's key: the runner's, which alone adds and removes them. */
+  private readonly active: ReadonlyMap<string, ServedStream<TEndpoint>>;
   private subs: Subscription[] = [];
   private controlSubs: Subscription[] = [];
   private readonly out: ResponsePublisher;
-  private readonly stallTimeoutMs: number;
   /** Set while stopping, once the queue group is left: direct requests are answered `unavailable` from then on. */
   private lingering = false;
   private readonly lingerMs: number;
   private lastDirect = 0;
   private stopped: Promise<void> | undefined;
-  private lastErrorText = '';
-  private idle: (() => void) | undefined;
   /** The first error a subscription callback received (a permission violation closes the subscription). */
   private subscriptionError: Error | undefined;
-  /** Handler failures: at warn with the stack, at most one line a minute per endpoint. */
-  private readonly handlerFailures: RateLimitedLog;
 
   constructor(options: EndpointServerOptions<TEndpoint>) {
     this.options = options;
-    this.handlerFailures = new RateLimitedLog(options.logger, 'warn');
     this.out = new ResponsePublisher(options.nc, options.instanceId, options.observer, options.logger);
-    this.stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
+    this.runner = new RequestRunner({
+      subject: options.subject,
+      engine: options.engine,
+      observer: options.observer,
+      out: this.out,
+      logger: options.logger,
+      stallTimeoutMs: options.stallTimeoutMs ?? 60_000,
+    });
+    this.active = this.runner.active;
     this.lingerMs = options.lingerMs ?? 1000;
   }
 
   /** The text of the last error this endpoint answered, for `$SRV.STATS` (`''` before any). */
   get lastError(): string {
-    return this.lastErrorText;
+    return this.runner.lastError;
   }
 
   get inflight(): number {
@@ -205,14 +169,14 @@ export class EndpointServer<TEndpoint> {
     }
     await this.drain(direct, Math.max(0, deadline - Date.now()));
     if (this.active.size > 0) {
-      const drained = new Promise<void>((resolve) => (this.idle = resolve));
+      const drained = new Promise<void>((resolve) => (this.runner.onIdle = resolve));
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now()))));
       const timedOut = await Promise.race([drained.then(() => false), expired]);
       clearTimeout(timer);
       if (timedOut) {
         this.options.logger.warn('shutdown grace period over: aborting in-flight requests', { subject: this.options.subject, count: this.active.size });
-        for (const stream of [...this.active.values()]) this.end(stream, RemoteErrorType.ShuttingDown, 'the endpoint shut down before the response stream finished', CancelReason.Shutdown);
+        for (const stream of [...this.active.values()]) this.runner.end(stream, RemoteErrorType.ShuttingDown, 'the endpoint shut down before the response stream finished', CancelReason.Shutdown);
         if (this.active.size > 0) await drained;
       }
     }
@@ -256,183 +220,17 @@ export class EndpointServer<TEndpoint> {
       return;
     }
     const mark = observer.requestStarted(data.length);
-    if (!parsed.ok) return this.refuse(mark, reply, parsed);
+    if (!parsed.ok) return this.runner.refuse(mark, reply, parsed);
     if (this.active.has(parsed.key)) {
       // Only a replay of a request in flight can show its key: answering would inject into the real stream.
-      return this.refuse(mark, reply, { ok: false, errorType: ErrorType.InvalidMessage, reason: 'a request with this key is in flight', answer: Answer.None });
+      return this.runner.refuse(mark, reply, { ok: false, errorType: ErrorType.InvalidMessage, reason: 'a request with this key is in flight', answer: Answer.None });
     }
     const traced = this.options.tracer?.start(parsed.headers, parsed.requestId);
     const ctx = new LazyRequestContext(parsed.requestId, this.options.endpoint, this.options.instanceId, parsed.headers);
     const stream = new ServedStream(reply, parsed.key, parsed.window, ctx, mark, traced);
-    this.active.set(parsed.key, stream);
     // The whole stream runs in the request's trace context: the handler and every step of its generator.
-    if (traced === undefined) this.serve(stream, parsed.value);
-    else traced.run(() => this.serve(stream, parsed.value));
-  }
-
-  /**
-   * Calls the engine. A value it returns is answered at once (`answer`); a promise or a stream of
-   * responses goes on asynchronously. Nothing here awaits: a synchronous handler's request is
-   * served and over before this returns, without a promise made for it.
-   */
-  private serve(stream: ServedStream<TEndpoint>, request: unknown): void {
-    let out: unknown;
-    try {
-      out = this.options.engine(request, stream.ctx);
-    } catch (err) {
-      return this.finish(stream, this.failed(stream, err, undefined));
-    }
-    if (isPromiseLike(out)) void this.settle(stream, out);
-    else if (isStream(out)) void this.iterate(stream, out);
-    else this.answer(stream, out);
-  }
-
-  /** A handler's promise: a value is answered like a returned one, a stream of responses is iterated. */
-  private async settle(stream: ServedStream<TEndpoint>, work: PromiseLike<unknown>): Promise<void> {
-    let out: unknown;
-    try {
-      out = await stream.orCancelled(work);
-    } catch (err) {
-      return this.finish(stream, this.failed(stream, err, undefined));
-    }
-    if (out === CANCELLED || stream.cancelled) this.finish(stream, undefined);
-    else if (isStream(out)) await this.iterate(stream, out);
-    else this.answer(stream, out);
-  }
-
-  /**
-   * The handler's one value is the whole stream: one `last` message (or, for `undefined`, an `end`
-   * with nothing before it). One clock read serves the time to the first response and the
-   * request's duration: they end at the same moment.
-   */
-  private answer(stream: ServedStream<TEndpoint>, value: unknown): void {
-    let failed: RequestOutcome | undefined;
-    let end: number | undefined;
-    try {
-      if (value === undefined) {
-        this.out.publishEnd(stream.reply, 0, undefined, this.active.size - 1);
-      } else {
-        this.out.publishLast(stream.reply, value, this.active.size - 1);
-        end = this.options.observer.dataPublished(stream.mark, true, stream.traced?.sampled);
-        stream.sent = 1;
-        stream.traced?.firstResponse();
-      }
-    } catch (err) {
-      failed = this.failed(stream, err, undefined);
-    }
-    this.finish(stream, failed, end);
-  }
-
-  /**
-   * A stream of responses, published as the reader's credit allows, then its end. The handler's
-   * steps are awaited as they are, not raced against a cancellation: a cancellation ends the
-   * request at once (`end`), and a handler that never steps again leaves only this loop waiting
-   * on it, with nothing left to do.
-   */
-  private async iterate(stream: ServedStream<TEndpoint>, out: ResponseSource): Promise<void> {
-    const iterator = responsesOf(out);
-    const observer = this.options.observer;
-    let count = 0;
-    let last = stream.mark;
-    let final: unknown;
-    let failed: RequestOutcome | undefined;
-    // Responses and payload bytes since the loop last gave the event loop a turn.
-    let sinceTurn = 0;
-    let bytesSinceTurn = 0;
-    try {
-      for (;;) {
-        const step = await iterator.next();
-        if (stream.cancelled) break;
-        if (step.done === true) {
-          final = step.value;
-          break;
-        }
-        if (stream.blocked) {
-          const credit = await stream.waitForCredit(this.stallTimeoutMs);
-          if (credit === 'stalled') {
-            this.options.logger.debug('stream abandoned: no acknowledgement from its reader', { request_id: stream.ctx.requestId, stall_ms: this.stallTimeoutMs });
-            this.end(stream, RemoteErrorType.Cancelled, `no acknowledgement from the reader for ${this.stallTimeoutMs} ms: the stream was abandoned`, CancelReason.Stall);
-          }
-          if (credit !== 'credit') break;
-          sinceTurn = bytesSinceTurn = 0;
-        } else if (sinceTurn >= TURN_RESPONSES || bytesSinceTurn >= TURN_BYTES) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          sinceTurn = bytesSinceTurn = 0;
-        }
-        if (stream.cancelled) break;
-        bytesSinceTurn += this.out.publishData(stream.reply, step.value, count);
-        sinceTurn++;
-        last = observer.dataPublished(last, count === 0, count === 0 ? stream.traced?.sampled : undefined);
-        stream.sent = ++count;
-        if (count === 1) stream.traced?.firstResponse();
-      }
-      if (stream.cancelled) void iterator.return?.()?.catch(() => {});
-      else this.out.publishEnd(stream.reply, count, final, this.active.size - 1);
-    } catch (err) {
-      failed = this.failed(stream, err, iterator);
-    } finally {
-      this.finish(stream, failed);
-    }
-  }
-
-  /**
-   * Counts and answers a request that failed, unless it was cancelled (a cancellation is never also
-   * an error); stops its iterator. Returns the outcome for the span.
-   */
-  private failed(stream: ServedStream<TEndpoint>, err: unknown, iterator: AsyncIterator<unknown, unknown> | undefined): RequestOutcome | undefined {
-    if (iterator !== undefined) void iterator.return?.()?.catch(() => {});
-    if (stream.cancelled) return undefined;
-    const type = err instanceof FinalFailure ? ErrorType.PublishFinal : err instanceof PublishFailure ? ErrorType.PublishResponse : ErrorType.Generate;
-    this.options.observer.error(type);
-    this.lastErrorText = `${type}: ${errorText(err)}`.slice(0, 1024);
-    if (type === ErrorType.Generate) {
-      this.handlerFailures.write('handler failed', () => ({ subject: this.options.subject, request_id: stream.ctx.requestId, error: err, stack: err instanceof Error ? err.stack : undefined }));
-    } else {
-      this.options.logger.debug('request failed', { request_id: stream.ctx.requestId, error_type: type, error: err });
-    }
-    this.out.publishError(stream.reply, type, errorText(err), this.active.size - 1);
-    return { kind: 'error', errorType: type };
-  }
-
-  /**
-   * The request is over: the only place a request that reached the engine ends, once, whichever
-   * path gets here first (its own, or a cancellation). `endMark`: the clock read the last response
-   * already made, when the stream ended with it.
-   */
-  private finish(stream: ServedStream<TEndpoint>, failed: RequestOutcome | undefined, endMark?: number): void {
-    if (stream.finished) return;
-    stream.finished = true;
-    this.active.delete(stream.key);
-    const traced = stream.traced;
-    this.options.observer.requestEnded(stream.mark, traced?.sampled, failed?.kind === 'error' ? (failed.errorType as ErrorType) : undefined, endMark);
-    // The span ends with the stream, classified as the metrics counted it: a cancellation is not an error.
-    traced?.end(stream.cancelled ? { kind: 'cancelled', reason: stream.ctx.cancellation ?? CancelReason.Client } : (failed ?? OK));
-    if (this.active.size === 0 && this.idle !== undefined) this.idle();
-  }
-
-  /** Ends a request that never reached the engine: counted, and answered as `parseRequest` decided. */
-  private refuse(mark: number, reply: string, refused: RefusedRequest): void {
-    this.options.observer.error(refused.errorType);
-    this.lastErrorText = `${refused.errorType}: ${refused.reason}`;
-    this.options.logger.debug('request refused', { error_type: refused.errorType, reason: refused.reason });
-    if (refused.answer !== Answer.None) this.out.publishError(reply, refused.errorType, refused.reason, this.active.size, refused.answer === Answer.Proven);
-    this.options.observer.requestEnded(mark, undefined, refused.errorType);
-  }
-
-  /**
-   * Ends a stream the server gives up on — or its requester cancelled — with a terminal message,
-   * so whoever reads it is told at once instead of waiting out a timeout, and ends the request
-   * there and then. Counted once, as a cancellation for `reason`, never as an `error_type`: from
-   * here on the stream is cancelled and no error is counted for it, whatever the handler or a
-   * publish does.
-   */
-  private end(stream: ServedStream<TEndpoint>, type: string, message: string, reason: CancelReason): void {
-    if (stream.cancelled) return;
-    stream.ctx.cancellation = reason;
-    stream.cancel(type);
-    this.options.observer.cancelled(reason);
-    this.out.publishError(stream.reply, type, message, this.active.size - 1);
-    this.finish(stream, undefined);
+    if (traced === undefined) this.runner.serve(stream, parsed.value);
+    else traced.run(() => this.runner.serve(stream, parsed.value));
   }
 
   /** On the instance's control subject: an acknowledgement (`<key> <consumed>`) or a cancel (the secret). */
@@ -447,7 +245,7 @@ export class EndpointServer<TEndpoint> {
     const secret = msg.string();
     if (!TOKEN_RE.test(secret)) return;
     const stream = this.active.get(keyOf(secret));
-    if (stream !== undefined) this.end(stream, RemoteErrorType.Cancelled, 'the request was cancelled by its requester', CancelReason.Client);
+    if (stream !== undefined) this.runner.end(stream, RemoteErrorType.Cancelled, 'the request was cancelled by its requester', CancelReason.Client);
   }
 
   /** Body: `<key> <consumed>`. Clamped to what was sent (ServedStream.ack). */

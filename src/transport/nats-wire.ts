@@ -6,8 +6,9 @@
  * Why not `nc.publish` per message: for each one, nats.js tests the subject against a regular
  * expression, formats the command line as a string, encodes it with a `TextEncoder` and queues
  * three buffers, which it copies together again at its next flush — most of what a streamed
- * response cost the instance (docs/benchmarks.md, "The request plane's cost"). Here a batch's
- * command lines are written straight into the one buffer its headers and payloads are copied to.
+ * response cost the instance (docs/benchmarks.md, "The request plane's cost"). Here each message
+ * is written, command line, header block and body, when it is queued, straight into the buffer its
+ * batch leaves in: no object is kept per message, and nothing is copied twice.
  *
  * The queue is nats.js's `protocol.sendCommand`, the one its own publish ends in: what is written
  * there is flushed, buffered while reconnecting and sent after, exactly as a published message.
@@ -76,8 +77,8 @@ const QUOTE = 0x22;
 
 /**
  * Buffer's own Latin-1 writer, which `write(text, at, 'latin1')` ends in after normalizing and
- * checking its arguments — a fifth of what writing a short body costs. Not documented, so only
- * where it is there, as it is on every Node this package supports.
+ * checking its arguments — a good part of what writing a short body costs. Not documented, so
+ * used only where it is there (on every Node this package supports), else `write`.
  */
 type Latin1Writer = (this: Buffer, text: string, at: number, length: number) => number;
 const latin1Write = (Buffer.prototype as Buffer & { latin1Write?: Latin1Writer }).latin1Write;

@@ -1,7 +1,7 @@
 /**
  * A stream's data messages go to NATS in batches, one per turn of the event loop
  * (turn-outbox.ts), and its loop takes a turn after 128 responses or 1 MiB of them
- * (endpoint-server.ts): order, counts and bytes stay exact across both.
+ * (request-runner.ts): order, counts and bytes stay exact across both.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
