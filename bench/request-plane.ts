@@ -113,7 +113,11 @@ const rps = samples();
 const label = (v: Variant): string => (VARIANTS as Record<string, string>)[v]!;
 
 for (let round = 0; round < ROUNDS; round++) {
-  for (const variant of round % 2 === 0 ? order : [...order].reverse()) {
+  // Each round starts one variant further on, and every other round runs backwards, so every
+  // variant takes each place in a round: a variant always run in the middle measured ≈ 10 % apart
+  // from the same build run at the ends (an A/A run with BENCH_BASE set to a copy of dist/).
+  const rotated = [...order.slice(round % order.length), ...order.slice(0, round % order.length)];
+  for (const variant of round % 2 === 0 ? rotated : rotated.reverse()) {
     // The responder gets a core of its own (when taskset exists): the requester and nats-server
     // share the other, so the responder's CPU time is not inflated by their scheduling.
     const script = fileURLToPath(new URL('./responder.ts', import.meta.url));
