@@ -102,9 +102,10 @@ function writeDecimal(out: Buffer, at: number, n: number): number {
 
 /**
  * Writes one message's command at `at` — `HPUB <subject> <header bytes> <total bytes>␍␊<header>
- * <body>␍␊`, `PUB <subject> <total bytes>␍␊<body>␍␊` — and returns where it ends. `out` has room.
+ * <body>␍␊`, `PUB <subject> <total bytes>␍␊<body>␍␊` — and returns where it ends. `out` has room;
+ * `size`: the total bytes, header and body.
  */
-function writeMessage(out: Buffer, at: number, subject: string, subjectBytes: Uint8Array | undefined, header: Uint8Array | undefined, body: WireBody): number {
+function writeMessage(out: Buffer, at: number, subject: string, subjectBytes: Uint8Array | undefined, header: Uint8Array | undefined, body: WireBody, size: number): number {
   if (header === undefined) {
     out[at++] = 0x50; // P
   } else {
@@ -125,7 +126,7 @@ function writeMessage(out: Buffer, at: number, subject: string, subjectBytes: Ui
     at = writeDecimal(out, at, header.length);
     out[at++] = 0x20;
   }
-  at = writeDecimal(out, at, wireSize(body) + (header?.length ?? 0));
+  at = writeDecimal(out, at, size);
   out[at++] = 0x0d;
   out[at++] = 0x0a;
   if (header !== undefined) {
@@ -190,11 +191,12 @@ export class NatsWire {
   /**
    * Throws where `nc.publish` would refuse the message: a closed or draining connection, a bad
    * subject, too many bytes. `keep`: the subject is kept encoded for the next messages to it, and
-   * its encoding returned; else (a subject met once: a unary request's reply) it is written as it is.
+   * its encoding returned; else (a subject met once: a unary request's reply) it is written as it
+   * is. `size`: the message's bytes, header and body.
    */
-  private check(subject: string, header: Uint8Array | undefined, body: WireBody, keep: boolean): Uint8Array | undefined {
+  private check(subject: string, header: Uint8Array | undefined, size: number, keep: boolean): Uint8Array | undefined {
     this.usable();
-    this.fits(header, body);
+    this.fits(header, size);
     if (!keep) {
       if (subject !== this.safeSubject) {
         refuseUnsafe(subject);
@@ -219,17 +221,16 @@ export class NatsWire {
   }
 
   /** Throws when the server takes no such message: headers it does not accept, more than its `max_payload`. */
-  private fits(header: Uint8Array | undefined, body: WireBody): void {
+  private fits(header: Uint8Array | undefined, size: number): void {
     const info = this.nc.info;
     if (header !== undefined && info?.headers === false) throw new Error('the NATS server does not accept headers');
-    const size = wireSize(body) + (header?.length ?? 0);
     if (info !== undefined && size > info.max_payload) throw new Error(`${size} bytes with headers are over the NATS server's max_payload of ${info.max_payload} bytes`);
   }
 
   /** Checks one message and publishes it at once — behind the queued ones, which go with it. */
   publish(subject: string, header: Uint8Array | undefined, body: WireBody): void {
     this.enqueue(subject, header, body, false);
-    this.flush();
+    this.send();
   }
 
   /**
@@ -242,12 +243,12 @@ export class NatsWire {
   }
 
   private enqueue(subject: string, header: Uint8Array | undefined, body: WireBody, keep: boolean): void {
-    const subjectBytes = this.check(subject, header, body, keep);
+    const size = wireSize(body) + (header?.length ?? 0);
+    const subjectBytes = this.check(subject, header, size, keep);
     if (this.protocol === undefined) {
       this.held.push({ subject, header, body });
       return;
     }
-    const size = wireSize(body) + (header?.length ?? 0);
     // A subject's UTF-8 takes at most three bytes per UTF-16 unit.
     const room = (subjectBytes?.length ?? 3 * subject.length) + LINE_OVERHEAD + size;
     if (room > SLAB_BYTES / 4) {
@@ -255,7 +256,7 @@ export class NatsWire {
       this.handOver(this.protocol);
       const out = Buffer.allocUnsafeSlow(room);
       this.count(1, size);
-      this.protocol.sendCommand(out.subarray(0, writeMessage(out, 0, subject, subjectBytes, header, body)));
+      this.protocol.sendCommand(out.subarray(0, writeMessage(out, 0, subject, subjectBytes, header, body, size)));
       return;
     }
     if (this.slabUsed + room > this.slab.length) {
@@ -263,7 +264,7 @@ export class NatsWire {
       this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
       this.slabUsed = this.queuedFrom = 0;
     }
-    this.slabUsed = writeMessage(this.slab, this.slabUsed, subject, subjectBytes, header, body);
+    this.slabUsed = writeMessage(this.slab, this.slabUsed, subject, subjectBytes, header, body, size);
     this.queuedCount++;
     this.queuedBytes += size;
   }
@@ -274,23 +275,24 @@ export class NatsWire {
    * and this throws.
    */
   flush(): void {
-    if (this.protocol === undefined) {
-      const held = this.held;
-      if (held.length === 0) return;
-      this.held = [];
-      this.usable();
-      for (const { subject, header, body } of held) this.nc.publish(subject, wireBytes(body), header === undefined ? undefined : { headers: new EncodedHeaders(header) });
-      return;
-    }
-    if (this.queuedCount === 0) return;
+    if (!this.queued) return;
     try {
       this.usable();
     } catch (err) {
+      this.held = [];
       this.queuedFrom = this.slabUsed;
       this.queuedCount = this.queuedBytes = 0;
       throw err;
     }
-    this.handOver(this.protocol);
+    this.send();
+  }
+
+  /** Hands the queued messages over, checked as they are. */
+  private send(): void {
+    if (this.protocol !== undefined) return this.handOver(this.protocol);
+    const held = this.held;
+    this.held = [];
+    for (const { subject, header, body } of held) this.nc.publish(subject, wireBytes(body), header === undefined ? undefined : { headers: new EncodedHeaders(header) });
   }
 
   private handOver(protocol: ProtocolHandler): void {
