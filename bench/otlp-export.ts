@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { DistributedRuntime } from '../src/index.ts';
+import { UNBATCHED_CLOCK } from '../src/metrics/endpoint-recorder.ts';
 import { ERROR_TYPES } from '../src/metrics/names.ts';
 import { printTable, stats, stockInstruments, timed, type Row } from './common.ts';
 
@@ -56,7 +57,7 @@ const trace = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0b
     ep.setServing(true);
     for (let k = 0; k < 3; k++) {
       const start = ep.recorder.requestStarted(100);
-      ep.recorder.dataPublished(start, true, trace);
+      ep.recorder.dataPublished(start, true, UNBATCHED_CLOCK, trace);
       ep.recorder.requestEnded(start, trace);
     }
   }

@@ -72,8 +72,9 @@ function otel(): RequestObserver {
     responsePublished(bytes) {
       outBytes.add(bytes, attrs);
     },
-    dataPublished(since, first) {
-      const t = performance.now();
+    dataPublished(since, first, clock) {
+      // Timed as ours is, by the publisher's clock: the variants differ only in their instruments.
+      const t = first ? clock.now() : clock.batchTime();
       responses.add(1, attrs);
       (first ? firstResponse : interResponse).record((t - since) / 1000, attrs);
       return t;
@@ -117,8 +118,9 @@ function prom(): RequestObserver {
     responsePublished(bytes) {
       outBytes.inc(bytes);
     },
-    dataPublished(since, first) {
-      const t = performance.now();
+    dataPublished(since, first, clock) {
+      // Timed as ours is, by the publisher's clock: the variants differ only in their instruments.
+      const t = first ? clock.now() : clock.batchTime();
       responses.inc();
       (first ? firstResponse : interResponse).observe((t - since) / 1000);
       return t;

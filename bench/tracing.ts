@@ -14,7 +14,7 @@ import { MsgHdrsImpl } from '@nats-io/transport-node';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { trace } from '@opentelemetry/api';
 import { createLogger } from '../src/logging/logger.ts';
-import { EndpointRecorder } from '../src/metrics/endpoint-recorder.ts';
+import { EndpointRecorder, UNBATCHED_CLOCK } from '../src/metrics/endpoint-recorder.ts';
 import { BucketExemplars } from '../src/metrics/exemplars.ts';
 import { DEFAULT_DURATION_BUCKETS } from '../src/metrics/names.ts';
 import { clientTracer, serverTracer, type EndpointPath } from '../src/tracing/endpoint-tracing.ts';
@@ -40,7 +40,7 @@ function metricsOnly(): Variant {
     run(n) {
       for (let i = 0; i < n; i++) {
         const mark = r.requestStarted(100);
-        const end = r.dataPublished(mark, true);
+        const end = r.dataPublished(mark, true, UNBATCHED_CLOCK);
         r.responsePublished(200);
         r.requestEnded(mark, undefined, undefined, end);
       }
@@ -55,7 +55,7 @@ function metricsWithExemplar(): Variant {
     run(n) {
       for (let i = 0; i < n; i++) {
         const mark = r.requestStarted(100);
-        const end = r.dataPublished(mark, true, sampled);
+        const end = r.dataPublished(mark, true, UNBATCHED_CLOCK, sampled);
         r.responsePublished(200);
         r.requestEnded(mark, sampled, undefined, end);
       }
@@ -78,7 +78,7 @@ function hooks(name: string, provider: Parameters<typeof serverTracer>[0]): Vari
         // what the instance reads off the wire (its protocol headers are read anyway, traced or not)
         const serverSide = server.start(HeaderBlock.parse(h.encode()), 'req');
         const end = serverSide.run(() => {
-          const t = r.dataPublished(mark, true, serverSide.sampled);
+          const t = r.dataPublished(mark, true, UNBATCHED_CLOCK, serverSide.sampled);
           serverSide.firstResponse();
           r.responsePublished(200);
           return t;
@@ -102,7 +102,7 @@ function headersOnly(): Variant {
         const h = new MsgHdrsImpl();
         if (HeaderBlock.parse(h.encode()) === undefined) console.log(h);
         const mark = r.requestStarted(100);
-        const end = r.dataPublished(mark, true);
+        const end = r.dataPublished(mark, true, UNBATCHED_CLOCK);
         r.responsePublished(200);
         r.requestEnded(mark, undefined, undefined, end);
       }

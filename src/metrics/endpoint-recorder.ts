@@ -22,6 +22,24 @@ const REASON_INDEX: Readonly<Record<CancelReason, number>> = Object.freeze(
 );
 
 const now = (): number => performance.now();
+
+/**
+ * The clock a published data message is timed by, kept by the transport that publishes it:
+ * messages published within one turn of the event loop leave together, in one socket write, so
+ * they may share one reading.
+ */
+export interface PublishClock {
+  /** Reads the clock. The messages published after it in the same batch may share this reading. */
+  now(): number;
+  /**
+   * The time of the batch the message just published leaves in: the latest reading taken for
+   * that batch, else a new one. Never earlier than a reading taken before it.
+   */
+  batchTime(): number;
+}
+
+/** A clock without batches: every message reads the clock (for recorders fed outside the request plane). */
+export const UNBATCHED_CLOCK: PublishClock = Object.freeze({ now, batchTime: now });
 /** `performance.timeOrigin` is a getter: read once, exemplar timestamps are then one addition. */
 const TIME_ORIGIN = performance.timeOrigin;
 
@@ -108,17 +126,20 @@ export class EndpointRecorder implements MetricsRecorder {
 
   /**
    * A data message was published. `since` is the request's start mark for its first data message,
-   * else the mark this returned for the previous one: one clock read serves both the time to first
-   * response and the gap. `trace`: the request's span, when sampled (the first response's bucket
-   * keeps it). Returns this message's mark.
+   * else the mark this returned for the previous one. The first is timed by a reading of its own
+   * (the time to first response is exact); a later one by its batch's time, so the messages that
+   * leave in one socket write are 0 apart, and only the first of a batch costs a clock read.
+   * `trace`: the request's span, when sampled (the first response's bucket keeps it). Returns this
+   * message's mark.
    */
-  dataPublished(since: number, first: boolean, trace?: ExemplarTrace): number {
-    const t = now();
+  dataPublished(since: number, first: boolean, clock: PublishClock, trace?: ExemplarTrace): number {
     this.responses++;
     if (!first) {
+      const t = clock.batchTime();
       this.interResponse.observe((t - since) / 1000);
       return t;
     }
+    const t = clock.now();
     const seconds = (t - since) / 1000;
     const bucket = this.firstResponse.observe(seconds);
     if (trace !== undefined) this.firstResponseExemplars.offer(bucket, seconds, TIME_ORIGIN + t, trace);

@@ -9,6 +9,7 @@
  */
 import type { Logger } from '../logging/logger.ts';
 import { RateLimitedLog } from '../logging/rate-limited.ts';
+import type { PublishClock } from '../metrics/endpoint-recorder.ts';
 import { CancelReason, ErrorType } from '../metrics/names.ts';
 import { errorText, isPromiseLike, isStream, responsesOf, type ResponseSource } from './engine-output.ts';
 import { DEFAULT_WINDOW, RemoteErrorType } from './protocol.ts';
@@ -23,11 +24,11 @@ export interface RequestObserver {
   responsePublished(bytes: number): void;
   /**
    * A data message was published: `since` is the request's start mark for its first one, else the
-   * mark returned for the previous one. Returns this message's mark (one clock read serves both).
-   * `sampled`: the request's span, when sampled — for the first one (the time to first response
-   * keeps it as an exemplar).
+   * mark returned for the previous one. Returns this message's mark, read from `clock`: the
+   * publisher's, which knows which messages leave together. `sampled`: the request's span, when
+   * sampled — for the first one (the time to first response keeps it as an exemplar).
    */
-  dataPublished(since: number, first: boolean, sampled?: TraceIds): number;
+  dataPublished(since: number, first: boolean, clock: PublishClock, sampled?: TraceIds): number;
   error(type: ErrorType): void;
   /** The request ended early for `reason` (its requester cancelled, stalled, or shutdown's grace ended): never also an `error`. */
   cancelled(reason: CancelReason): void;
@@ -138,7 +139,7 @@ export class RequestRunner<TEndpoint> {
         this.out.publishEnd(stream.reply, 0, undefined, this.active.size - 1);
       } else {
         this.out.publishLast(stream.reply, value, this.active.size - 1);
-        end = this.observer.dataPublished(stream.mark, true, stream.traced?.sampled);
+        end = this.observer.dataPublished(stream.mark, true, this.out.clock, stream.traced?.sampled);
         stream.sent = 1;
         stream.traced?.firstResponse();
       }
@@ -157,6 +158,7 @@ export class RequestRunner<TEndpoint> {
   private async iterate(stream: ServedStream<TEndpoint>, out: ResponseSource): Promise<void> {
     const iterator = responsesOf(out);
     const observer = this.observer;
+    const clock = this.out.clock;
     let count = 0;
     let last = stream.mark;
     let final: unknown;
@@ -187,7 +189,7 @@ export class RequestRunner<TEndpoint> {
         if (stream.cancelled) break;
         bytesSinceTurn += this.out.publishData(stream.reply, step.value, count);
         sinceTurn++;
-        last = observer.dataPublished(last, count === 0, count === 0 ? stream.traced?.sampled : undefined);
+        last = observer.dataPublished(last, count === 0, clock, count === 0 ? stream.traced?.sampled : undefined);
         stream.sent = ++count;
         if (count === 1) stream.traced?.firstResponse();
       }

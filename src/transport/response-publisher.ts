@@ -5,6 +5,7 @@
  */
 import { MsgHdrsImpl, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../logging/logger.ts';
+import type { PublishClock } from '../metrics/endpoint-recorder.ts';
 import { encodePayload, wireSize, type WireBody } from './codec.ts';
 import { headerLayout } from './header-block.ts';
 import { ContentType, Header, MessageKind, PROTOCOL_VERSION, type EndOfStream } from './protocol.ts';
@@ -109,6 +110,8 @@ export class ResponsePublisher {
   private readonly headers: ReturnType<typeof instanceHeaders>;
   /** A stream's data messages wait for the end of the turn, and go out together (turn-outbox.ts). */
   private readonly outbox: TurnOutbox;
+  /** What published messages are timed by: the outbox, which knows which leave together. */
+  readonly clock: PublishClock;
 
   constructor(nc: NatsConnection, instanceId: string, observer: PublishObserver, logger: Logger) {
     this.instanceId = instanceId;
@@ -116,6 +119,7 @@ export class ResponsePublisher {
     this.logger = logger;
     this.headers = instanceHeaders(instanceId);
     this.outbox = new TurnOutbox(nc, logger);
+    this.clock = this.outbox;
   }
 
   /** Returns the payload's size in bytes. */

@@ -57,6 +57,15 @@ describe('streaming and caller-side metrics', () => {
       await sleep(120);
       yield 'c';
     });
+    // Three responses in one turn of the event loop, 150 ms, two more in one turn.
+    await c.endpoint('bursts', { interResponseBuckets: [0, 0.1, 30] }).serve(async function* () {
+      yield 1;
+      yield 2;
+      yield 3;
+      await sleep(150);
+      yield 4;
+      yield 5;
+    });
     // Three responses, then a wait only a cancellation ends: the caller leaves mid-stream.
     await c.endpoint('ten').serve(async function* (_req: unknown, ctx) {
       for (let i = 0; i < 10; i++) {
@@ -146,6 +155,23 @@ describe('streaming and caller-side metrics', () => {
     assert.equal(value(cf, 'dynamo_client_request_bytes_total', 'timed'), 4); // "go"
     assert.equal(value(cf, 'dynamo_client_response_bytes_total', 'timed'), value(f, 'dynamo_component_response_bytes_total', 'timed'));
     assert.deepEqual(clientErrors(cf, 'timed'), only('timeout', 0));
+    await client.close();
+  });
+
+  it('responses that leave in one socket write are 0 apart; the gap to the first of the next turn is the wait', async () => {
+    const client = await clientOf('bursts');
+    assert.deepEqual(await client.generate('go').collect(), [1, 2, 3, 4, 5]);
+    const f = await waitFor(serverMetrics, { what: 'the bursts request over', until: (m) => value(m, 'dynamo_component_inflight_requests', 'bursts') === 0 });
+    const gap = 'dynamo_component_inter_response_seconds';
+    assert.equal(value(f, 'dynamo_component_responses_total', 'bursts'), 5);
+    assert.equal(value(f, gap, 'bursts', {}, '_count'), 4);
+    // 2 and 3 share 1's time, 5 shares 4's: three gaps of exactly 0, one of the 150 ms between the turns.
+    assert.equal(value(f, gap, 'bursts', { le: '0' }, '_bucket'), 3);
+    assert.equal(value(f, gap, 'bursts', { le: '0.1' }, '_bucket'), 3);
+    assert.equal(value(f, gap, 'bursts', { le: '30' }, '_bucket'), 4);
+    const gapSum = value(f, gap, 'bursts', {}, '_sum');
+    assert.ok(gapSum >= 0.145 && gapSum < 10.15, `gap sum ${gapSum}`);
+    assert.equal(value(f, 'dynamo_component_time_to_first_response_seconds', 'bursts', {}, '_count'), 1);
     await client.close();
   });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createLogger } from '../../src/logging/logger.ts';
-import { EndpointRecorder } from '../../src/metrics/endpoint-recorder.ts';
+import { EndpointRecorder, UNBATCHED_CLOCK } from '../../src/metrics/endpoint-recorder.ts';
 import { BucketExemplars } from '../../src/metrics/exemplars.ts';
 
 describe('bucket exemplars', () => {
@@ -40,11 +40,11 @@ describe('bucket exemplars', () => {
     const r = new EndpointRecorder({}, [1000, 2000], createLogger('warn', () => {}));
     const trace = { traceId: '3'.repeat(32), spanId: '4'.repeat(16) };
     const plain = r.requestStarted(1);
-    r.dataPublished(plain, true);
+    r.dataPublished(plain, true, UNBATCHED_CLOCK);
     assert.equal(r.firstResponseExemplars.snapshot(), undefined);
     const mark = r.requestStarted(1);
-    const first = r.dataPublished(mark, true, trace);
-    r.dataPublished(first, false, trace); // a later message's gap keeps no exemplar
+    const first = r.dataPublished(mark, true, UNBATCHED_CLOCK, trace);
+    r.dataPublished(first, false, UNBATCHED_CLOCK, trace); // a later message's gap keeps no exemplar
     const snap = r.firstResponseExemplars.snapshot()!;
     assert.deepEqual(snap.map((e) => e?.traceId), ['3'.repeat(32), undefined, undefined]);
     assert.equal(snap[0]!.value, (first - mark) / 1000);

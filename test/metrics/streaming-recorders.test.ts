@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { CANCEL_REASONS, CLIENT_ERROR_TYPES, DEFAULT_INTER_RESPONSE_BUCKETS, DynamoError, ErrorCode, RemoteError } from '../../src/index.ts';
 import { createLogger } from '../../src/logging/logger.ts';
 import { ClientRecorder } from '../../src/metrics/client-recorder.ts';
-import { EndpointRecorder } from '../../src/metrics/endpoint-recorder.ts';
+import { EndpointRecorder, UNBATCHED_CLOCK, type PublishClock } from '../../src/metrics/endpoint-recorder.ts';
 import { CancelReason } from '../../src/metrics/names.ts';
 import { parseExposition } from '../helpers/exposition.ts';
 import { captureLogs, testRuntime } from '../helpers/runtime.ts';
@@ -11,16 +11,38 @@ import { captureLogs, testRuntime } from '../helpers/runtime.ts';
 const attrs = { dynamo_namespace: 'n', dynamo_component: 'c', dynamo_endpoint: 'e' };
 
 describe('streaming metrics on the recorders', () => {
-  it('one mark per data message: the first is a time to first response, the others gaps from the one before', () => {
-    const r = new EndpointRecorder(attrs, [1], createLogger('warn', () => {}), { interResponse: [1] });
+  it('one mark per data message: the first is a time to first response from a reading of its own, the others gaps by their batch time', () => {
+    const r = new EndpointRecorder(attrs, [1], createLogger('warn', () => {}), { interResponse: [0.001, 1] });
     const start = r.requestStarted(3);
-    let last = r.dataPublished(start, true);
-    assert.ok(last >= start);
-    for (let i = 0; i < 4; i++) last = r.dataPublished(last, false);
+    // A publisher's clock whose readings the test sets: `now()` takes `reading`, and the batch shares it.
+    let reading = start + 500;
+    let batch = -1;
+    const clock: PublishClock = { now: () => (batch = reading), batchTime: () => batch };
+    let last = r.dataPublished(start, true, clock);
+    assert.equal(last, start + 500);
+    // Two more in the same batch: they leave with the first, 0 apart.
+    for (let i = 0; i < 2; i++) last = r.dataPublished(last, false, clock);
+    // The next batch, 2 s later: one gap of 2 s, then 0 again.
+    reading = start + 2500;
+    clock.now();
+    for (let i = 0; i < 2; i++) last = r.dataPublished(last, false, clock);
     r.requestEnded(start);
     assert.deepEqual([r.responses, r.firstResponse.count, r.interResponse.count, r.duration.count], [5, 1, 4, 1]);
-    assert.deepEqual(Array.from(r.interResponse.bounds), [1]);
+    assert.equal(r.firstResponse.sum, (start + 500 - start) / 1000);
+    assert.deepEqual(Array.from(r.interResponse.counts), [3, 0, 1]);
+    assert.equal(r.interResponse.sum, (start + 2500 - (start + 500)) / 1000);
+    assert.deepEqual([r.interResponse.min, r.interResponse.max], [0, (start + 2500 - (start + 500)) / 1000]);
+    assert.deepEqual(Array.from(r.interResponse.bounds), [0.001, 1]);
     assert.deepEqual(Array.from(new EndpointRecorder(attrs, [1], createLogger('warn', () => {})).interResponse.bounds), [...DEFAULT_INTER_RESPONSE_BUCKETS]);
+  });
+
+  it('outside the request plane, every message reads the clock (UNBATCHED_CLOCK)', () => {
+    const r = new EndpointRecorder(attrs, [1], createLogger('warn', () => {}), { interResponse: [1] });
+    const start = r.requestStarted(3);
+    const first = r.dataPublished(start, true, UNBATCHED_CLOCK);
+    const second = r.dataPublished(first, false, UNBATCHED_CLOCK);
+    assert.ok(first >= start && second >= first);
+    assert.equal(r.interResponse.sum, (second - first) / 1000);
   });
 
   it('counts cancellations by reason, and drops an unknown reason with one warning', () => {
