@@ -3,8 +3,9 @@
  * nats-server on loopback. Variants:
  *   - raw nats.js: a responder answering `msg.respond(msg.data)` and a requester calling
  *     `nc.request()`, both connected with `noAsyncTraces: true` as ours are;
- *   - ours served bare (no metrics), with our automatic metrics, with the tracing hooks (no SDK),
- *     with the stock OpenTelemetry sync instruments, with prom-client — each driven by our client.
+ *   - ours served bare (no metrics), bare but reading the clock where the metrics do, with our
+ *     automatic metrics, with the tracing hooks (no SDK), with the stock OpenTelemetry sync
+ *     instruments, with prom-client — each driven by our client.
  * Per variant: the responder's CPU per request (its own process, pinned to core 1 when `taskset`
  * exists), the requester's CPU per request (this process; nats-server shares its core), and the
  * throughput at 64 requests in flight. Both sides run the compiled package (bench/dist.ts).
@@ -56,13 +57,14 @@ const VARIANTS = {
   raw: STREAM ? 'raw nats.js, publish loop' : 'raw nats.js',
   ...(STREAM ? { rawasync: 'raw nats.js, from an async generator' } : {}),
   bare: 'ours, served bare (no metrics)',
+  clock: "ours, served bare, reading the clock where the metrics do",
   ours: 'ours, automatic metrics',
   traced: 'ours + tracing hooks, no SDK',
   otel: 'ours, stock OTel sync instruments',
   prom: 'ours, prom-client',
   ...(BASE !== undefined ? { base: 'ours, automatic metrics, base build' } : {}),
 } as const;
-type Variant = 'raw' | 'rawasync' | 'bare' | 'ours' | 'traced' | 'otel' | 'prom' | 'base';
+type Variant = 'raw' | 'rawasync' | 'bare' | 'clock' | 'ours' | 'traced' | 'otel' | 'prom' | 'base';
 
 const PIN = cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 if (PIN) spawnSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
@@ -104,7 +106,7 @@ function caller(variant: Variant): { call: () => Promise<unknown>; close: () => 
 
 const only = process.env['BENCH_VARIANTS']?.split(',');
 const order = (Object.keys(VARIANTS) as Variant[]).filter((v) => only === undefined || only.includes(v) || v === 'base');
-const samples = (): Record<Variant, number[]> => ({ raw: [], rawasync: [], bare: [], ours: [], traced: [], otel: [], prom: [], base: [] });
+const samples = (): Record<Variant, number[]> => ({ raw: [], rawasync: [], bare: [], clock: [], ours: [], traced: [], otel: [], prom: [], base: [] });
 const cpu = samples();
 /** The part of `cpu` on V8's helper threads (compiling, collecting garbage), where /proc tells. */
 const helperCpu = samples();
@@ -181,6 +183,7 @@ if (STREAM) {
   console.log(`throughput at ${CONCURRENCY} in flight, ours vs raw: ${both(rps.ours, rps.raw)} (target ≥ 0.8×)`);
 }
 console.log(`metrics on top of the plane: responder CPU ${both(cpu.ours, cpu.bare)} (target ≤ 1.05×), throughput ${both(rps.ours, rps.bare)}`);
+console.log(`their clock reads alone on top of the plane: responder CPU ${both(cpu.clock, cpu.bare)}`);
 console.log(`tracing hooks with no SDK on top of the metrics: responder CPU ${both(cpu.traced, cpu.ours)}`);
 console.log(`stock OTel instead of ours: responder CPU ${both(cpu.otel, cpu.bare)} of bare; prom-client ${both(cpu.prom, cpu.bare)}`);
 if (BASE !== undefined) console.log(`this build against the base build (${BASE}), ours with metrics: responder CPU ${both(cpu.ours, cpu.base)} (both driven by this build's client)`);
