@@ -27,6 +27,12 @@ describe('TurnOutbox: the clock its messages are timed by', () => {
     await reader.flush();
   });
 
+  /** A new outbox, and nothing received yet. */
+  const freshOutbox = (): TurnOutbox => {
+    received = [];
+    return new TurnOutbox(nc, createLogger('warn', () => {}));
+  };
+
   after(async () => {
     await reader.close();
     await nc.close();
@@ -34,8 +40,7 @@ describe('TurnOutbox: the clock its messages are timed by', () => {
   });
 
   it('a batch shares the reading taken for it, until the turn ends and its messages leave', async () => {
-    const outbox = new TurnOutbox(nc, createLogger('warn', () => {}));
-    received = [];
+    const outbox = freshOutbox();
     outbox.publish('outbox.a', undefined, 'one', true);
     const first = outbox.now();
     spinPast(first, 2);
@@ -59,8 +64,7 @@ describe('TurnOutbox: the clock its messages are timed by', () => {
   });
 
   it('a reading taken while nothing waits is kept for no batch', async () => {
-    const outbox = new TurnOutbox(nc, createLogger('warn', () => {}));
-    received = [];
+    const outbox = freshOutbox();
     // Published at once: no batch, so nothing ends one at the end of the turn.
     outbox.publish('outbox.b', undefined, 'now', false);
     const reading = outbox.now();
@@ -71,8 +75,7 @@ describe('TurnOutbox: the clock its messages are timed by', () => {
   });
 
   it('a message too large for the batch buffer, handed over at once, still opens a batch that ends with the turn', async () => {
-    const outbox = new TurnOutbox(nc, createLogger('warn', () => {}));
-    received = [];
+    const outbox = freshOutbox();
     const large = new Uint8Array(200 * 1024);
     outbox.publish('outbox.c', undefined, large, true);
     const reading = outbox.now();
